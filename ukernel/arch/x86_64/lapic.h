@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* lapic: the local APIC of each CPU: enable, EOI, and the calibrated periodic timer. */
+#ifndef HV_ARCH_LAPIC_H
+#define HV_ARCH_LAPIC_H
+
+#include <stdint.h>
+
+struct lapic_timer_info {
+    uint64_t bus_hz;        /* timer input clock after the divider, measured against the PIT */
+    uint64_t tsc_hz;        /* TSC rate measured in the same window */
+    uint32_t hz;            /* periodic interrupt rate */
+    uint32_t initial_count;
+};
+
+/* Masks the legacy 8259 PICs (remapped away from the exception vectors first). */
+void legacy_pic_disable(void);
+
+void lapic_init(void);      /* enables this CPU's local APIC */
+uint32_t lapic_id(void);
+void lapic_eoi(void);
+
+/* Calibrates against the PIT (once, on the boot CPU) and starts the periodic timer. */
+void lapic_timer_start(uint32_t hz);
+const struct lapic_timer_info *lapic_timer_info(void);
+/* Timer interrupts taken on this CPU since lapic_timer_start(). */
+uint64_t lapic_timer_ticks(void);
+
+#endif

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/* trap: IDT construction, exception reporting and interrupt routing. */
+#include "trap.h"
+
+#include "../../kernel/console.h"
+#include "../../kernel/platform.h"
+#include "cpu.h"
+#include "extable.h"
+#include "gdt.h"
+
+#define IDT_ENTRIES 256
+#define IDT_TYPE_INTERRUPT_GATE 0x8e    /* present, DPL 0, 64-bit interrupt gate */
+#define IDT_TYPE_TRAP_GATE_DPL3 0xef    /* for int3 from user mode later */
+
+struct __attribute__((packed)) idt_gate {
+    uint16_t offset_low;
+    uint16_t selector;
+    uint8_t ist;
+    uint8_t type_attr;
+    uint16_t offset_mid;
+    uint32_t offset_high;
+    uint32_t reserved;
+};
+_Static_assert(sizeof(struct idt_gate) == 16, "64-bit IDT gate (SDM 6.14.1)");
+
+struct __attribute__((packed)) idt_ptr {
+    uint16_t limit;
+    uint64_t base;
+};
+
+extern const uint64_t trap_stub_table[IDT_ENTRIES];
+extern const struct extable_entry __ex_table_start[];
+extern const struct extable_entry __ex_table_end[];
+
+static struct idt_gate idt[IDT_ENTRIES] __attribute__((aligned(16)));
+static irq_handler_fn irq_handlers[IDT_ENTRIES];
+static struct fault_record last_fault;
+volatile uint64_t probe_exec_target;
+
+static void idt_set(unsigned vector, uint64_t handler, uint8_t ist, uint8_t type)
+{
+    struct idt_gate *g = &idt[vector];
+    g->offset_low = (uint16_t)handler;
+    g->selector = GDT_KERNEL_CS;
+    g->ist = ist;
+    g->type_attr = type;
+    g->offset_mid = (uint16_t)(handler >> 16);
+    g->offset_high = (uint32_t)(handler >> 32);
+    g->reserved = 0;
+}
+
+void idt_init(void)
+{
+    for (unsigned v = 0; v < IDT_ENTRIES; v++)
+        idt_set(v, trap_stub_table[v], 0, IDT_TYPE_INTERRUPT_GATE);
+    idt[EXC_DF].ist = IST_DOUBLE_FAULT;
+    idt[EXC_NMI].ist = IST_NMI;
+    idt[EXC_MC].ist = IST_MACHINE_CHECK;
+}
+
+void idt_load(void)
+{
+    struct idt_ptr ptr = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
+    __asm__ volatile("lidt %0" : : "m"(ptr));
+}
+
+void trap_set_irq_handler(uint8_t vector, irq_handler_fn fn)
+{
+    irq_handlers[vector] = fn;
+}
+
+const struct fault_record *trap_last_fault(void)
+{
+    return &last_fault;
+}
+
+uint64_t extable_lookup(uint64_t rip)
+{
+    for (const struct extable_entry *e = __ex_table_start; e < __ex_table_end; e++) {
+        if (e->fault_rip == rip)
+            return e->fixup_rip;
+    }
+    return 0;
+}
+
+const char *exception_name(uint64_t vector)
+{
+    static const char *const names[32] = {
+        [EXC_DE] = "#DE divide error", [EXC_DB] = "#DB debug", [EXC_NMI] = "NMI",
+        [EXC_BP] = "#BP breakpoint", [EXC_OF] = "#OF overflow", [EXC_BR] = "#BR bound range",
+        [EXC_UD] = "#UD invalid opcode", [EXC_NM] = "#NM device not available",
+        [EXC_DF] = "#DF double fault", [EXC_TS] = "#TS invalid TSS",
+        [EXC_NP] = "#NP segment not present", [EXC_SS] = "#SS stack fault",
+        [EXC_GP] = "#GP general protection", [EXC_PF] = "#PF page fault",
+        [EXC_MF] = "#MF x87 error", [EXC_AC] = "#AC alignment check",
+        [EXC_MC] = "#MC machine check", [EXC_XM] = "#XM SIMD error",
+        [EXC_VE] = "#VE virtualization exception", [EXC_CP] = "#CP control protection",
+        [EXC_HV] = "#HV hypervisor injection", [EXC_VC] = "#VC VMM communication",
+        [EXC_SX] = "#SX security exception",
+    };
+    if (vector < 32 && names[vector] != NULL)
+        return names[vector];
+    return vector < 32 ? "reserved exception" : "interrupt";
+}
+
+void trap_dump(const struct trap_frame *f)
+{
+    kprintf("EXCEPTION: %s (vector %lu) error=0x%lx at RIP=0x%016lx\n",
+            exception_name(f->vector), f->vector, f->error_code, f->rip);
+    kprintf("  RAX=%016lx RBX=%016lx RCX=%016lx RDX=%016lx\n", f->rax, f->rbx, f->rcx, f->rdx);
+    kprintf("  RSI=%016lx RDI=%016lx RBP=%016lx RSP=%016lx\n", f->rsi, f->rdi, f->rbp, f->rsp);
+    kprintf("  R8 =%016lx R9 =%016lx R10=%016lx R11=%016lx\n", f->r8, f->r9, f->r10, f->r11);
+    kprintf("  R12=%016lx R13=%016lx R14=%016lx R15=%016lx\n", f->r12, f->r13, f->r14, f->r15);
+    kprintf("  CS=%04lx SS=%04lx RFLAGS=%016lx\n", f->cs, f->ss, f->rflags);
+    kprintf("  CR0=%016lx CR2=0x%016lx CR3=%016lx CR4=%016lx\n",
+            read_cr0(), read_cr2(), read_cr3(), read_cr4());
+    if (f->vector == EXC_PF) {
+        kprintf("  page fault: %s %s access, %s mode%s\n",
+                (f->error_code & PF_ERR_PRESENT) ? "protection violation on" : "not-present",
+                (f->error_code & PF_ERR_FETCH) ? "fetch" :
+                    (f->error_code & PF_ERR_WRITE) ? "write" : "read",
+                (f->error_code & PF_ERR_USER) ? "user" : "supervisor",
+                (f->error_code & PF_ERR_RSVD) ? ", reserved bit set" : "");
+    }
+}
+
+/* An expected fault: record it and resume where the probe said. */
+static bool try_recover(struct trap_frame *f)
+{
+    uint64_t fixup = extable_lookup(f->rip);
+    bool exec_probe = probe_exec_target != 0 && f->rip == probe_exec_target &&
+                      f->vector == EXC_PF && (f->error_code & PF_ERR_FETCH);
+    if (fixup == 0 && !exec_probe)
+        return false;
+
+    last_fault.vector = f->vector;
+    last_fault.error_code = f->error_code;
+    last_fault.rip = f->rip;
+    last_fault.cr2 = f->vector == EXC_PF ? read_cr2() : 0;
+    last_fault.count++;
+    if (exec_probe) {
+        /* Return from the call into the non-executable page, reporting a fault. */
+        f->rip = *(const uint64_t *)(uintptr_t)f->rsp;
+        f->rsp += 8;
+        f->rax = 1;
+    } else {
+        f->rip = fixup;
+    }
+    return true;
+}
+
+void trap_dispatch(struct trap_frame *f)
+{
+    if (f->vector < 32) {
+        if (try_recover(f))
+            return;
+        trap_dump(f);
+        panic("unhandled %s in the core", exception_name(f->vector));
+    }
+    irq_handler_fn fn = irq_handlers[f->vector];
+    if (fn != NULL) {
+        fn(f);
+        return;
+    }
+    if (f->vector == VECTOR_SPURIOUS)
+        return;
+    kprintf("core: unexpected interrupt vector %lu ignored\n", f->vector);
+}

@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: MIT */
+/* config: compile-time limits of the core. */
+#ifndef HV_KERNEL_CONFIG_H
+#define HV_KERNEL_CONFIG_H
+
+#define CONFIG_MAX_CPUS 8
+#define CONFIG_TIMER_HZ 100
+#define HV_VERSION "0.1.0"
+
+#endif

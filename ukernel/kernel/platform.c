@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* platform: emulator exit ports and panic. */
+#include "platform.h"
+
+#include <stdarg.h>
+
+#include "../arch/x86_64/cpu.h"
+#include "console.h"
+
+#define QEMU_DEBUG_EXIT_PORT 0xf4
+#define QEMU_EXIT_PASS 0x10     /* QEMU exits with (0x10 << 1) | 1 = 33 */
+#define QEMU_EXIT_FAIL 0x11     /* 35 */
+#define BOCHS_SHUTDOWN_PORT 0x8900
+
+void platform_exit(bool success)
+{
+    irq_disable();
+    kprintf("core: %s, stopping the machine\n", success ? "run passed" : "run failed");
+    outl(QEMU_DEBUG_EXIT_PORT, success ? QEMU_EXIT_PASS : QEMU_EXIT_FAIL);
+    for (const char *p = "Shutdown"; *p != '\0'; p++)
+        outb(BOCHS_SHUTDOWN_PORT, (unsigned char)*p);
+    for (;;)
+        cpu_halt();
+}
+
+void panic(const char *fmt, ...)
+{
+    va_list ap;
+    irq_disable();
+    kprintf("PANIC: ");
+    va_start(ap, fmt);
+    kvprintf(fmt, ap);
+    va_end(ap);
+    kprintf("\n");
+    platform_exit(false);
+}
