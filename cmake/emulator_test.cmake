@@ -1,0 +1,81 @@
+# emulator_test.cmake: one line registers an in-emulator test for QEMU (SVM) and Bochs (VMX).
+#
+#   hv_emulator_test(<name>
+#       [SUITE <ktest suite>]        # boots with test=<suite>; default: <name>
+#       [BOOT_DEFAULT]               # boot the default command line (no suite)
+#       [EXPECT_LINE <regex>]        # pass once a serial line matches, then stop
+#       [EXPECT_PANIC]               # pass only on the announced fatal fault
+#       [EMULATORS qemu bochs]       # default: both
+#       [LABELS <area labels>...]    # added to the emulator's own label
+#       [CMDLINE <extra args>...]
+#       [TIMEOUT <seconds>] [SMP <n>])
+#
+# Tests are named <emulator>.<name>; the serial log of each stays in
+# build/test-logs/<emulator>.<name>.log.
+
+set(HV_TEST_MODULE ${CMAKE_SOURCE_DIR}/test/data/testmod.txt)
+set(HV_QEMU_TIMEOUT 120)
+set(HV_BOCHS_TIMEOUT 300)
+
+function(hv_emulator_test name)
+  cmake_parse_arguments(T "BOOT_DEFAULT;EXPECT_PANIC" "SUITE;EXPECT_LINE;TIMEOUT;SMP"
+                        "EMULATORS;LABELS;CMDLINE" ${ARGN})
+  if(NOT T_EMULATORS)
+    set(T_EMULATORS qemu bochs)
+  endif()
+  if(NOT T_SUITE)
+    set(T_SUITE ${name})
+  endif()
+  if(NOT T_SMP)
+    set(T_SMP 1)
+  endif()
+
+  foreach(emu IN LISTS T_EMULATORS)
+    if(emu STREQUAL "qemu")
+      set(virt svm)
+      set(timeout ${HV_QEMU_TIMEOUT})
+    elseif(emu STREQUAL "bochs")
+      set(virt vmx)
+      set(timeout ${HV_BOCHS_TIMEOUT})
+    else()
+      message(FATAL_ERROR "hv_emulator_test(${name}): unknown emulator '${emu}'")
+    endif()
+    if(T_TIMEOUT)
+      set(timeout ${T_TIMEOUT})
+    endif()
+
+    set(cmdline "expect_mem_mib=${HV_GUEST_MEM_MIB} expect_virt=${virt}")
+    if(NOT T_BOOT_DEFAULT)
+      string(PREPEND cmdline "test=${T_SUITE} ")
+    endif()
+    if(T_CMDLINE)
+      list(JOIN T_CMDLINE " " extra)
+      string(APPEND cmdline " ${extra}")
+    endif()
+
+    set(mode)
+    if(T_EXPECT_PANIC)
+      list(APPEND mode --expect-panic)
+    endif()
+    if(T_EXPECT_LINE)
+      list(APPEND mode --expect-line ${T_EXPECT_LINE})
+    endif()
+
+    add_test(NAME ${emu}.${name}
+      COMMAND ${CMAKE_SOURCE_DIR}/test/run-emulator
+        --emulator ${emu}
+        --kernel $<TARGET_FILE:hv.elf>
+        --cmdline ${cmdline}
+        --module ${HV_TEST_MODULE}:testmod
+        --mem ${HV_GUEST_MEM_MIB} --smp ${T_SMP}
+        --qemu-cpu ${HV_QEMU_CPU} --bochs-cpu ${HV_BOCHS_CPU}
+        --timeout ${timeout}
+        --log ${CMAKE_BINARY_DIR}/test-logs/${emu}.${name}.log
+        ${mode})
+    # ctest's own limit sits above the harness's so the harness reports the hang.
+    math(EXPR ctest_timeout "${timeout} + 60")
+    set_tests_properties(${emu}.${name} PROPERTIES
+      LABELS "${emu};${T_LABELS}"
+      TIMEOUT ${ctest_timeout})
+  endforeach()
+endfunction()

@@ -22,6 +22,7 @@
 #define FCR_ENABLE_CLEAR 0x07
 #define MCR_DTR_RTS_OUT2 0x0b
 #define LSR_THR_EMPTY 0x20
+#define LSR_TRANSMITTER_EMPTY 0x40
 #define UART_CLOCK_DIVISOR_115200 1
 
 /* A wedged or absent UART must not hang the core: give up on a byte after this many polls. */
@@ -56,6 +57,15 @@ static void uart_tx(uint8_t byte)
         cpu_relax();
     }
     outb(COM1_BASE + UART_THR, byte);
+}
+
+void uart_flush(void)
+{
+    for (unsigned i = 0; i < UART_TX_SPIN_LIMIT; i++) {
+        if (inb(COM1_BASE + UART_LSR) & LSR_TRANSMITTER_EMPTY)
+            return;
+        cpu_relax();
+    }
 }
 
 void uart_putc(char c)

@@ -7,6 +7,8 @@
 
 void uart_init(void);
 void uart_putc(char c);
+/* Waits until the transmitter is empty (the last byte has left the shift register). */
+void uart_flush(void);
 /* True once uart_init() found a UART that loops back its scratch register. */
 bool uart_present(void);
 

@@ -42,7 +42,8 @@ static enum mb2_error parse_mmap(const uint8_t *tag, uint32_t size, struct boot_
     uint32_t entry_size = rd32(tag + 8);
     if (entry_size < MB2_MMAP_ENTRY_MIN || entry_size % 8 != 0)
         return MB2_ERR_BAD_MMAP;
-    for (uint32_t off = 16; off + entry_size <= size; off += entry_size) {
+    /* entry_size <= size - off: written so a huge entry_size cannot wrap the sum. */
+    for (uint32_t off = 16; off <= size && entry_size <= size - off; off += entry_size) {
         if (out->region_count == BOOTINFO_MAX_REGIONS) {
             out->regions_truncated = true;
             break;

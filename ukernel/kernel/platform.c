@@ -5,6 +5,7 @@
 #include <stdarg.h>
 
 #include "../arch/x86_64/cpu.h"
+#include "../drivers/uart16550.h"
 #include "console.h"
 
 #define QEMU_DEBUG_EXIT_PORT 0xf4
@@ -16,6 +17,8 @@ void platform_exit(bool success)
 {
     irq_disable();
     kprintf("core: %s, stopping the machine\n", success ? "run passed" : "run failed");
+    /* Bochs drops bytes still in the emulated transmitter when it exits. */
+    uart_flush();
     outl(QEMU_DEBUG_EXIT_PORT, success ? QEMU_EXIT_PASS : QEMU_EXIT_FAIL);
     for (const char *p = "Shutdown"; *p != '\0'; p++)
         outb(BOCHS_SHUTDOWN_PORT, (unsigned char)*p);

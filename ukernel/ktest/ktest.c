@@ -3,6 +3,7 @@
 #include "ktest.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 
 #include "../kernel/console.h"
 #include "../kernel/platform.h"
@@ -12,6 +13,12 @@ extern const struct ktest_suite __ktest_start[];
 extern const struct ktest_suite __ktest_end[];
 
 static const char *current_suite = "?";
+
+/* The suites are linker-collected; count them by address (no cross-object pointer compare). */
+static size_t suite_count(void)
+{
+    return ((uintptr_t)__ktest_end - (uintptr_t)__ktest_start) / sizeof(struct ktest_suite);
+}
 static unsigned checks_run;
 static unsigned checks_failed;
 
@@ -49,14 +56,14 @@ bool ktest_cmdline_u64(const struct boot_info *bi, const char *key, unsigned lon
 void ktest_run(const char *suite, const struct boot_info *bi)
 {
     const struct ktest_suite *found = NULL;
-    for (const struct ktest_suite *s = __ktest_start; s < __ktest_end; s++) {
-        if (strcmp(s->name, suite) == 0)
-            found = s;
+    for (size_t i = 0; i < suite_count(); i++) {
+        if (strcmp(__ktest_start[i].name, suite) == 0)
+            found = &__ktest_start[i];
     }
     if (found == NULL) {
         kprintf("ktest: no suite named '%s'; suites:", suite);
-        for (const struct ktest_suite *s = __ktest_start; s < __ktest_end; s++)
-            kprintf(" %s", s->name);
+        for (size_t i = 0; i < suite_count(); i++)
+            kprintf(" %s", __ktest_start[i].name);
         kprintf("\n");
         platform_exit(false);
     }

@@ -23,11 +23,6 @@ static uint16_t read_tr(void)
     return tr;
 }
 
-struct __attribute__((packed)) table_ptr {
-    uint16_t limit;
-    uint64_t base;
-};
-
 KTEST_SUITE(boot)
 {
     (void)bi;
@@ -43,7 +38,7 @@ KTEST_SUITE(boot)
                 "CR3=0x%lx expected 0x%lx", read_cr3(), kernel_pml4_pa());
     ktest_check(read_tr() == GDT_TSS, "tss_loaded", "TR=0x%x", read_tr());
 
-    struct table_ptr idtr;
+    struct descriptor_table_ptr idtr;
     __asm__ volatile("sidt %0" : "=m"(idtr));
     ktest_check(idtr.limit == 256 * 16 - 1, "idt_has_256_gates", "limit=%u", idtr.limit);
     ktest_check(uart_present(), "serial_uart_present", "scratch register did not loop back");

@@ -18,7 +18,7 @@ KTEST_SUITE(timer)
     /* Ticks against the PIT as reference. The bounds are wide on purpose: emulators
      * drift, but a timer that is off by 2x or silent is broken. */
     uint64_t t0 = lapic_timer_ticks();
-    pit_delay_us(WINDOW_MS * 1000u);
+    pit_delay_us((uint64_t)WINDOW_MS * 1000u);
     uint64_t ticks = lapic_timer_ticks() - t0;
     uint64_t expected = (uint64_t)CONFIG_TIMER_HZ * WINDOW_MS / 1000u;
     ktest_check(ticks > 0, "timer_ticks", "no timer interrupt in %u ms", WINDOW_MS);

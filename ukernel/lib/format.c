@@ -5,6 +5,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+_Static_assert(sizeof(long) == sizeof(long long) && sizeof(size_t) == sizeof(long long),
+               "LP64: l, ll and z arguments are read as 64-bit");
+
+#define FORMAT_MAX_WIDTH 64u
+
 struct spec {
     bool left;      /* '-' flag */
     bool zero;      /* '0' flag */
@@ -76,18 +81,21 @@ size_t format_v(format_sink_fn sink, void *ctx, const char *fmt, va_list ap)
         }
         if (*p == '*') {
             int w = va_arg(ap, int);
-            if (w < 0) {
+            /* Magnitude in unsigned arithmetic: negating INT_MIN is undefined. */
+            unsigned mag = w < 0 ? 0u - (unsigned)w : (unsigned)w;
+            if (w < 0)
                 sp.left = true;
-                w = -w;
-            }
-            sp.width = (unsigned)w;
+            sp.width = mag;
             p++;
         } else {
-            while (*p >= '0' && *p <= '9')
-                sp.width = sp.width * 10u + (unsigned)(*p++ - '0');
+            while (*p >= '0' && *p <= '9') {
+                if (sp.width <= FORMAT_MAX_WIDTH)  /* stop growing: no wrap-around */
+                    sp.width = sp.width * 10u + (unsigned)(*p - '0');
+                p++;
+            }
         }
-        if (sp.width > 64)
-            sp.width = 64;  /* bounded: a hostile width cannot stall the console */
+        if (sp.width > FORMAT_MAX_WIDTH)
+            sp.width = FORMAT_MAX_WIDTH;  /* a hostile width cannot stall the console */
 
         int longs = 0;
         bool size_t_len = false;
@@ -127,8 +135,9 @@ size_t format_v(format_sink_fn sink, void *ctx, const char *fmt, va_list ap)
         case 'd':
         case 'i': {
             int64_t v;
+            /* long, long long and size_t are all 64-bit on x86-64. */
             if (longs > 0 || size_t_len)
-                v = longs > 1 ? (int64_t)va_arg(ap, long long) : (int64_t)va_arg(ap, long);
+                v = (int64_t)va_arg(ap, long long);
             else
                 v = va_arg(ap, int);
             /* Negate in unsigned arithmetic so INT64_MIN is well defined. */
@@ -141,10 +150,8 @@ size_t format_v(format_sink_fn sink, void *ctx, const char *fmt, va_list ap)
         case 'x':
         case 'X': {
             uint64_t v;
-            if (longs > 1)
+            if (longs > 0 || size_t_len) // NOLINT(bugprone-branch-clone): va_arg types differ
                 v = va_arg(ap, unsigned long long);
-            else if (longs == 1 || size_t_len)
-                v = va_arg(ap, unsigned long);
             else
                 v = va_arg(ap, unsigned int);
             unsigned base = *p == 'u' ? 10u : 16u;
@@ -155,10 +162,12 @@ size_t format_v(format_sink_fn sink, void *ctx, const char *fmt, va_list ap)
         case 'p': {
             uintptr_t v = (uintptr_t)va_arg(ap, void *);
             size_t n = render_unsigned(end, v, 16, false);
-            sink(ctx, '0');
-            sink(ctx, 'x');
-            produced += 2;
-            produced += emit_padded(sink, ctx, &sp, end - n, n, 0);
+            /* The "0x" prefix counts towards the width, as in C's printf. */
+            *(end - n - 1) = 'x';
+            *(end - n - 2) = '0';
+            struct spec ptr_sp = sp;
+            ptr_sp.zero = false;
+            produced += emit_padded(sink, ctx, &ptr_sp, end - n - 2, n + 2, 0);
             break;
         }
         default:

@@ -34,6 +34,12 @@
 
 #define RFLAGS_IF (1ull << 9)
 
+/* Operand of LGDT/LIDT/SGDT/SIDT; read by the CPU, so its fields have no C readers. */
+struct __attribute__((packed)) descriptor_table_ptr {
+    uint16_t limit;     // cppcheck-suppress unusedStructMember
+    uint64_t base;      // cppcheck-suppress unusedStructMember
+};
+
 struct cpuid_regs {
     uint32_t eax, ebx, ecx, edx;
 };

@@ -49,12 +49,13 @@ static void read_vendor_and_brand(struct cpu_features *f)
 
     f->max_ext_leaf = cpuid(0x80000000u, 0).eax;
     if (f->max_ext_leaf >= 0x80000004u) {
-        for (uint32_t i = 0; i < 3; i++) {
-            struct cpuid_regs b = cpuid(0x80000002u + i, 0);
-            memcpy(f->brand + i * 16 + 0, &b.eax, 4);
-            memcpy(f->brand + i * 16 + 4, &b.ebx, 4);
-            memcpy(f->brand + i * 16 + 8, &b.ecx, 4);
-            memcpy(f->brand + i * 16 + 12, &b.edx, 4);
+        for (size_t i = 0; i < 3; i++) {
+            struct cpuid_regs b = cpuid(0x80000002u + (uint32_t)i, 0);
+            char *chunk = f->brand + i * 16u;
+            memcpy(chunk + 0, &b.eax, 4);
+            memcpy(chunk + 4, &b.ebx, 4);
+            memcpy(chunk + 8, &b.ecx, 4);
+            memcpy(chunk + 12, &b.edx, 4);
         }
     }
     f->brand[48] = '\0';

@@ -4,6 +4,7 @@
 
 #include "../../kernel/config.h"
 #include "../../lib/kstring.h"
+#include "cpu.h"
 #include "layout.h"
 
 #define DESC_CODE64_KERNEL 0x00af9a000000ffffull
@@ -20,11 +21,6 @@ struct cpu_segments {
 };
 
 static struct cpu_segments segments[CONFIG_MAX_CPUS] __attribute__((aligned(64)));
-
-struct __attribute__((packed)) desc_ptr {
-    uint16_t limit;
-    uint64_t base;
-};
 
 struct tss64 *gdt_tss(unsigned cpu)
 {
@@ -51,7 +47,7 @@ void gdt_init_cpu(unsigned cpu)
                           (DESC_TSS_AVAILABLE << 40) | (((tss_base >> 24) & 0xff) << 56);
     s->gdt[GDT_TSS / 8 + 1] = tss_base >> 32;
 
-    struct desc_ptr ptr = { sizeof(s->gdt) - 1, (uint64_t)(uintptr_t)s->gdt };
+    struct descriptor_table_ptr ptr = { sizeof(s->gdt) - 1, (uint64_t)(uintptr_t)s->gdt };
     __asm__ volatile(
         "lgdt %0\n\t"
         "pushq %1\n\t"

@@ -47,9 +47,12 @@ enum pt_error pt_map_range(const struct pt_env *env, uint64_t root_pa, uint64_t 
         return PT_ERR_FLAGS;
     if (size == 0)
         return PT_OK;
-    if (!va_is_canonical(va) || !va_is_canonical(va + size - 1) ||
+    /* The range must not wrap past 2^64 and must stay in the canonical half it starts in. */
+    if (size - 1 > UINT64_MAX - va || !va_is_canonical(va) || !va_is_canonical(va + size - 1) ||
         (va >> 47) != ((va + size - 1) >> 47))
         return PT_ERR_NONCANONICAL;
+    if (size - 1 > PT_MAX_PHYS_ADDR - pa || pa > PT_MAX_PHYS_ADDR)
+        return PT_ERR_BAD_PHYS;
 
     uint64_t user = flags & PTE_U;
     uint64_t done = 0;
@@ -103,6 +106,7 @@ const char *pt_strerror(enum pt_error err)
     case PT_ERR_NOMEM: return "out of page-table memory";
     case PT_ERR_EXISTS: return "range already mapped";
     case PT_ERR_FLAGS: return "invalid leaf flags";
+    case PT_ERR_BAD_PHYS: return "physical range beyond the 52-bit limit";
     }
     return "unknown error";
 }

@@ -22,6 +22,9 @@
 #define PTE_LARGE_ADDR_MASK_1G 0x000fffffc0000000ull
 
 /* The flags a caller may ask for on a leaf; the helper sets P and PS itself. */
+/* Highest physical address any x86-64 CPU can address (MAXPHYADDR <= 52). */
+#define PT_MAX_PHYS_ADDR ((1ull << 52) - 1)
+
 #define PTE_LEAF_FLAGS (PTE_W | PTE_U | PTE_PWT | PTE_PCD | PTE_G | PTE_NX)
 
 #define PAGE_SHIFT 12
@@ -68,6 +71,7 @@ enum pt_error {
     PT_ERR_NOMEM,           /* alloc_table returned 0 */
     PT_ERR_EXISTS,          /* part of the range is already mapped */
     PT_ERR_FLAGS,           /* flags outside PTE_LEAF_FLAGS */
+    PT_ERR_BAD_PHYS,        /* pa + size exceeds the architectural 52-bit physical limit */
 };
 
 /*

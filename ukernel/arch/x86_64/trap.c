@@ -23,11 +23,6 @@ struct __attribute__((packed)) idt_gate {
 };
 _Static_assert(sizeof(struct idt_gate) == 16, "64-bit IDT gate (SDM 6.14.1)");
 
-struct __attribute__((packed)) idt_ptr {
-    uint16_t limit;
-    uint64_t base;
-};
-
 extern const uint64_t trap_stub_table[IDT_ENTRIES];
 extern const struct extable_entry __ex_table_start[];
 extern const struct extable_entry __ex_table_end[];
@@ -60,7 +55,7 @@ void idt_init(void)
 
 void idt_load(void)
 {
-    struct idt_ptr ptr = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
+    struct descriptor_table_ptr ptr = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
     __asm__ volatile("lidt %0" : : "m"(ptr));
 }
 
@@ -76,9 +71,11 @@ const struct fault_record *trap_last_fault(void)
 
 uint64_t extable_lookup(uint64_t rip)
 {
-    for (const struct extable_entry *e = __ex_table_start; e < __ex_table_end; e++) {
-        if (e->fault_rip == rip)
-            return e->fixup_rip;
+    /* Bounds are linker symbols; count entries by address so no cross-object compare. */
+    size_t n = ((uintptr_t)__ex_table_end - (uintptr_t)__ex_table_start) / sizeof(struct extable_entry);
+    for (size_t i = 0; i < n; i++) {
+        if (__ex_table_start[i].fault_rip == rip)
+            return __ex_table_start[i].fixup_rip;
     }
     return 0;
 }

@@ -35,8 +35,8 @@ struct trap_frame {
     /* pushed by the CPU */
     uint64_t rip, cs, rflags, rsp, ss;
 };
-_Static_assert(offsetof(struct trap_frame, vector) == 15 * 8, "trap_entry.S push order");
-_Static_assert(sizeof(struct trap_frame) == 22 * 8, "trap_entry.S frame size");
+_Static_assert(offsetof(struct trap_frame, vector) == (size_t)15 * 8, "trap_entry.S push order");
+_Static_assert(sizeof(struct trap_frame) == (size_t)22 * 8, "trap_entry.S frame size");
 
 /* What the last recovered fault looked like (see extable.h). */
 struct fault_record {
