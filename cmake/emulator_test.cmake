@@ -3,6 +3,7 @@
 #   hv_emulator_test(<name>
 #       [SUITE <ktest suite>]        # boots with test=<suite>; default: <name>
 #       [BOOT_DEFAULT]               # boot the default command line (no suite)
+#       [INIT <target>]              # user program booted as the root task ("init" module)
 #       [EXPECT_LINE <regex>]        # pass once a serial line matches, then stop
 #       [EXPECT_PANIC]               # pass only on the announced fatal fault
 #       [EMULATORS qemu bochs]       # default: both
@@ -18,7 +19,7 @@ set(HV_QEMU_TIMEOUT 120)
 set(HV_BOCHS_TIMEOUT 300)
 
 function(hv_emulator_test name)
-  cmake_parse_arguments(T "BOOT_DEFAULT;EXPECT_PANIC" "SUITE;EXPECT_LINE;TIMEOUT;SMP"
+  cmake_parse_arguments(T "BOOT_DEFAULT;EXPECT_PANIC" "SUITE;EXPECT_LINE;TIMEOUT;SMP;INIT"
                         "EMULATORS;LABELS;CMDLINE" ${ARGN})
   if(NOT T_EMULATORS)
     set(T_EMULATORS qemu bochs)
@@ -45,7 +46,10 @@ function(hv_emulator_test name)
     endif()
 
     set(cmdline "expect_mem_mib=${HV_GUEST_MEM_MIB} expect_virt=${virt}")
-    if(NOT T_BOOT_DEFAULT)
+    set(init_module)
+    if(T_INIT)
+      set(init_module --module $<TARGET_FILE:${T_INIT}>:init)
+    elseif(NOT T_BOOT_DEFAULT)
       string(PREPEND cmdline "test=${T_SUITE} ")
     endif()
     if(T_CMDLINE)
@@ -66,7 +70,7 @@ function(hv_emulator_test name)
         --emulator ${emu}
         --kernel $<TARGET_FILE:hv.elf>
         --cmdline ${cmdline}
-        --module ${HV_TEST_MODULE}:testmod
+        --module ${HV_TEST_MODULE}:testmod ${init_module}
         --mem ${HV_GUEST_MEM_MIB} --smp ${T_SMP}
         --qemu-cpu ${HV_QEMU_CPU} --bochs-cpu ${HV_BOCHS_CPU}
         --timeout ${timeout}

@@ -4,7 +4,7 @@
 #define HV_KERNEL_CONFIG_H
 
 #define CONFIG_MAX_CPUS 8
-#define CONFIG_TIMER_HZ 100
+#define CONFIG_TIMER_HZ 1000            /* budget enforcement granularity: 1 ms */
 #define HV_VERSION "0.1.0"
 
 #endif

@@ -9,12 +9,18 @@
 #include "../arch/x86_64/kernel_paging.h"
 #include "../arch/x86_64/lapic.h"
 #include "../arch/x86_64/layout.h"
+#include "../arch/x86_64/smp.h"
 #include "../arch/x86_64/trap.h"
 #include "../ktest/ktest.h"
 #include "bootinfo.h"
 #include "config.h"
 #include "console.h"
+#include "klock.h"
 #include "platform.h"
+#include "root_task.h"
+#include "sched.h"
+#include "syscall.h"
+#include "../lib/kstring.h"
 
 /* The boot tables map only the first 1 GiB; the information structure must lie there. */
 #define BOOT_WINDOW_BYTES (1ull << 30)
@@ -90,10 +96,22 @@ void kernel_main(uint32_t magic, uint64_t info_pa)
     const struct lapic_timer_info *ti = lapic_timer_info();
     kprintf("timer: local APIC %u, clock %lu kHz, %u Hz periodic; TSC %lu kHz\n", lapic_id(),
             ti->bus_hz / 1000, ti->hz, ti->tsc_hz / 1000);
+    smp_boot_aps(&boot_info);
 
     char suite[32];
     if (bootinfo_cmdline_get(&boot_info, "test", suite, sizeof(suite)))
         ktest_run(suite, &boot_info);
+
+    char init_name[BOOTINFO_NAME_MAX];
+    if (!bootinfo_cmdline_get(&boot_info, "init", init_name, sizeof(init_name)))
+        kstrlcpy(init_name, "init", sizeof(init_name));
+    if (bootinfo_find_module(&boot_info, init_name) != NULL) {
+        syscall_init_cpu();
+        klock_acquire();
+        root_task_create(&boot_info, init_name);
+        trap_timer_hook = sched_tick;
+        sched_exit_to_user();
+    }
 
     kprintf("core: ready; no servers in this build yet, idling\n");
     for (;;)

@@ -22,7 +22,12 @@ mb2_header:
     .long MB2_ARCH_I386
     .long mb2_header_end - mb2_header
     .long -(MB2_HEADER_MAGIC + MB2_ARCH_I386 + (mb2_header_end - mb2_header))
+    /* module alignment tag: modules start on page boundaries (they become frames) */
+    .balign 8
+    .word 6, 0
+    .long 8
     /* end tag */
+    .balign 8
     .word 0, 0
     .long 8
 mb2_header_end:

@@ -18,6 +18,8 @@
 #define PHYSMAP_MAX_1G (512ull << 30)
 #define MMIO_WINDOW_START 0xc0000000ull
 #define MMIO_WINDOW_END 0x100000000ull
+/* Identity mappings are for the AP trampoline only, which must lie below 1 MiB. */
+#define IDENTITY_PAGE_LIMIT 0x100000ull
 
 extern char __text_start[], __text_end[], __rodata_start[], __rodata_end[];
 extern char __data_start[], __bss_end[];
@@ -111,4 +113,28 @@ const struct pt_env *kernel_pt_env(void)
 uint64_t kernel_physmap_size(void)
 {
     return physmap_size;
+}
+
+bool kernel_paging_map_identity_page(uint64_t pa)
+{
+    if (pa >= IDENTITY_PAGE_LIMIT || (pa & (PAGE_SIZE - 1)) != 0)
+        return false;
+    /* Read + execute, not global: a CR3 reload on each CPU drops it once removed. */
+    return pt_map_range(&env, pml4_pa, pa, pa, PAGE_SIZE, 0) == PT_OK;
+}
+
+void kernel_paging_unmap_identity_page(uint64_t pa)
+{
+    if (pa >= IDENTITY_PAGE_LIMIT)
+        return;
+    uint64_t *table = env.table_ptr(env.ctx, pml4_pa);
+    for (unsigned level = PT_LEVELS; level > 1; level--) {
+        uint64_t entry = table[pt_index(pa, level)];
+        if (!(entry & PTE_P) || (entry & PTE_PS))
+            return;     /* not a page kernel_paging_map_identity_page() made */
+        table = env.table_ptr(env.ctx, entry & PTE_ADDR_MASK);
+    }
+    /* The now-empty intermediate tables stay linked and are reused by the next map. */
+    table[pt_index(pa, 1)] = 0;
+    invlpg(pa);
 }

@@ -3,6 +3,7 @@
 #ifndef HV_ARCH_KERNEL_PAGING_H
 #define HV_ARCH_KERNEL_PAGING_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "paging.h"
@@ -19,6 +20,15 @@ uint64_t kernel_pml4_pa(void);
 /* The environment describing the running tables (for pt_translate). */
 const struct pt_env *kernel_pt_env(void);
 uint64_t kernel_physmap_size(void);
+
+/*
+ * Maps one page below 1 MiB at its own physical address, read + execute, so an
+ * application processor can keep fetching from its start-up page while it turns
+ * paging on; and removes it again (this CPU's TLB only: the caller flushes the
+ * others). False if the page is not a low page or is already mapped.
+ */
+bool kernel_paging_map_identity_page(uint64_t pa);
+void kernel_paging_unmap_identity_page(uint64_t pa);
 
 static inline void *phys_to_virt(uint64_t pa)
 {

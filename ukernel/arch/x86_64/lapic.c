@@ -2,10 +2,13 @@
 /* lapic: xAPIC (MMIO) local APIC and its timer. */
 #include "lapic.h"
 
+#include "../../kernel/config.h"
 #include "../../kernel/console.h"
 #include "../../kernel/platform.h"
+#include "../../kernel/spinlock.h"
 #include "cpu.h"
 #include "layout.h"
+#include "percpu.h"
 #include "pit.h"
 #include "trap.h"
 
@@ -17,6 +20,8 @@
 #define LAPIC_TPR 0x080
 #define LAPIC_EOI 0x0b0
 #define LAPIC_SVR 0x0f0
+#define LAPIC_ICR_LOW 0x300     /* writing it sends the IPI */
+#define LAPIC_ICR_HIGH 0x310
 #define LAPIC_LVT_TIMER 0x320
 #define LAPIC_LVT_LINT0 0x350
 #define LAPIC_LVT_LINT1 0x360
@@ -30,6 +35,17 @@
 #define LVT_TIMER_PERIODIC (1u << 17)
 #define TIMER_DIVIDE_BY_16 0x3
 
+/* Interrupt command register (SDM Vol. 3A, 11.6.1). */
+#define ICR_DELIVERY_FIXED (0u << 8)
+#define ICR_DELIVERY_INIT (5u << 8)
+#define ICR_DELIVERY_STARTUP (6u << 8)
+#define ICR_SEND_PENDING (1u << 12)
+#define ICR_LEVEL_ASSERT (1u << 14)
+#define ICR_TRIGGER_LEVEL (1u << 15)
+#define ICR_DEST_SHIFT 24           /* physical destination: APIC ID in ICR_HIGH[31:24] */
+/* A healthy APIC accepts an IPI within microseconds; this only stops a hang. */
+#define ICR_IDLE_SPIN_LIMIT 1000000u
+
 #define PIC1_CMD 0x20
 #define PIC1_DATA 0x21
 #define PIC2_CMD 0xa0
@@ -39,7 +55,7 @@
 
 static volatile uint32_t *lapic_mmio;
 static struct lapic_timer_info timer_info;
-static volatile uint64_t timer_ticks;   /* boot CPU only for now */
+static volatile uint64_t timer_ticks[CONFIG_MAX_CPUS];    /* by cpu index */
 
 static uint32_t lapic_read(uint32_t reg)
 {
@@ -95,7 +111,7 @@ void lapic_eoi(void)
 static void timer_interrupt(struct trap_frame *frame)
 {
     (void)frame;
-    timer_ticks++;
+    timer_ticks[this_cpu_index()]++;
     lapic_eoi();
 }
 
@@ -122,6 +138,7 @@ static void calibrate(void)
 
 void lapic_timer_start(uint32_t hz)
 {
+    /* Only the boot CPU calibrates (the PIT is one shared device); the others reuse it. */
     if (timer_info.bus_hz == 0)
         calibrate();
     uint64_t count = timer_info.bus_hz / hz;
@@ -129,7 +146,7 @@ void lapic_timer_start(uint32_t hz)
         panic("lapic: cannot program %u Hz from a %lu Hz timer clock", hz, timer_info.bus_hz);
     timer_info.hz = hz;
     timer_info.initial_count = (uint32_t)count;
-    timer_ticks = 0;
+    timer_ticks[this_cpu_index()] = 0;
     trap_set_irq_handler(VECTOR_LAPIC_TIMER, timer_interrupt);
     lapic_write(LAPIC_TIMER_DIVIDE, TIMER_DIVIDE_BY_16);
     lapic_write(LAPIC_LVT_TIMER, LVT_TIMER_PERIODIC | VECTOR_LAPIC_TIMER);
@@ -143,5 +160,51 @@ const struct lapic_timer_info *lapic_timer_info(void)
 
 uint64_t lapic_timer_ticks(void)
 {
-    return timer_ticks;
+    return timer_ticks[this_cpu_index()];
+}
+
+uint64_t lapic_timer_ticks_of(unsigned cpu)
+{
+    return cpu < CONFIG_MAX_CPUS ? timer_ticks[cpu] : 0;
+}
+
+static bool icr_wait_idle(void)
+{
+    for (unsigned i = 0; i < ICR_IDLE_SPIN_LIMIT; i++) {
+        if (!(lapic_read(LAPIC_ICR_LOW) & ICR_SEND_PENDING))
+            return true;
+        cpu_relax();
+    }
+    return false;
+}
+
+/* The two ICR writes must not be split by an interrupt handler sending its own IPI. */
+static bool icr_send(uint32_t apic_id, uint32_t command)
+{
+    bool irqs = irq_save();
+    bool idle = icr_wait_idle();
+    if (idle) {
+        lapic_write(LAPIC_ICR_HIGH, apic_id << ICR_DEST_SHIFT);
+        lapic_write(LAPIC_ICR_LOW, command);
+        idle = icr_wait_idle();
+    }
+    irq_restore(irqs);
+    return idle;
+}
+
+bool lapic_send_ipi(uint32_t apic_id, uint8_t vector)
+{
+    return icr_send(apic_id, ICR_DELIVERY_FIXED | ICR_LEVEL_ASSERT | vector);
+}
+
+bool lapic_send_init(uint32_t apic_id)
+{
+    /* Assert, then de-assert: only old (discrete 82489DX) APICs need the second, the rest ignore it. */
+    return icr_send(apic_id, ICR_DELIVERY_INIT | ICR_TRIGGER_LEVEL | ICR_LEVEL_ASSERT) &&
+           icr_send(apic_id, ICR_DELIVERY_INIT | ICR_TRIGGER_LEVEL);
+}
+
+bool lapic_send_startup(uint32_t apic_id, uint8_t start_page)
+{
+    return icr_send(apic_id, ICR_DELIVERY_STARTUP | ICR_LEVEL_ASSERT | start_page);
 }

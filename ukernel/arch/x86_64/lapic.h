@@ -3,6 +3,7 @@
 #ifndef HV_ARCH_LAPIC_H
 #define HV_ARCH_LAPIC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct lapic_timer_info {
@@ -19,10 +20,24 @@ void lapic_init(void);      /* enables this CPU's local APIC */
 uint32_t lapic_id(void);
 void lapic_eoi(void);
 
-/* Calibrates against the PIT (once, on the boot CPU) and starts the periodic timer. */
+/*
+ * Calibrates against the PIT (once, on the boot CPU) and starts this CPU's periodic
+ * timer; the other CPUs call it after the boot CPU and reuse its calibration.
+ */
 void lapic_timer_start(uint32_t hz);
 const struct lapic_timer_info *lapic_timer_info(void);
 /* Timer interrupts taken on this CPU since lapic_timer_start(). */
 uint64_t lapic_timer_ticks(void);
+/* The same for CPU `cpu` (by index), read from any CPU. */
+uint64_t lapic_timer_ticks_of(unsigned cpu);
+
+/*
+ * Inter-processor interrupts to one local APIC (physical destination). Each
+ * returns false if the APIC did not accept the command (delivery stayed pending).
+ */
+bool lapic_send_ipi(uint32_t apic_id, uint8_t vector);
+bool lapic_send_init(uint32_t apic_id);
+/* Startup IPI: the target starts in real mode at CS:IP = start_page << 8 : 0. */
+bool lapic_send_startup(uint32_t apic_id, uint8_t start_page);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "../../kernel/console.h"
 #include "../../kernel/platform.h"
+#include "../../kernel/syscall.h"
 #include "cpu.h"
 #include "extable.h"
 #include "gdt.h"
@@ -146,20 +147,28 @@ static bool try_recover(struct trap_frame *f)
     return true;
 }
 
+void (*trap_timer_hook)(void);
+
+void trap_handle_interrupt(struct trap_frame *f)
+{
+    irq_handler_fn fn = irq_handlers[f->vector];
+    if (fn != NULL)
+        fn(f);
+    else if (f->vector != VECTOR_SPURIOUS)
+        kprintf("core: unexpected interrupt vector %lu ignored\n", f->vector);
+    if (f->vector == VECTOR_LAPIC_TIMER && trap_timer_hook != NULL)
+        trap_timer_hook();
+}
+
 void trap_dispatch(struct trap_frame *f)
 {
+    if (f->cs & 3)
+        syscall_user_trap(f);  /* from user mode: becomes a fault message or a reschedule */
     if (f->vector < 32) {
         if (try_recover(f))
             return;
         trap_dump(f);
         panic("unhandled %s in the core", exception_name(f->vector));
     }
-    irq_handler_fn fn = irq_handlers[f->vector];
-    if (fn != NULL) {
-        fn(f);
-        return;
-    }
-    if (f->vector == VECTOR_SPURIOUS)
-        return;
-    kprintf("core: unexpected interrupt vector %lu ignored\n", f->vector);
+    trap_handle_interrupt(f);
 }

@@ -57,6 +57,10 @@ const struct fault_record *trap_last_fault(void);
 
 /* Called from trap_entry.S with interrupts disabled. */
 void trap_dispatch(struct trap_frame *frame);
+/* Runs the handler of an interrupt vector (>= 32), from kernel or user mode. */
+void trap_handle_interrupt(struct trap_frame *frame);
+/* Called on every timer interrupt once scheduling has started. */
+extern void (*trap_timer_hook)(void);
 
 /* Prints the frame and control registers the way every fatal report does. */
 void trap_dump(const struct trap_frame *frame);

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/* hvu: invocation wrappers, slot and address allocation, threads, console and checks for test programs. */
+#include "hvu.h"
+
+#include "lib/format.h"
+#include "lib/kstring.h"
+
+#define COM1 0x3f8u
+#define COM1_LSR (COM1 + 5u)
+#define LSR_THR_EMPTY 0x20u
+#define LSR_TX_EMPTY 0x40u
+#define QEMU_EXIT_PORT 0xf4u
+#define BOCHS_EXIT_PORT 0x8900u
+#define PAGE 4096ull
+#define THREAD_REGION_BASE 0x10000000ull
+#define THREAD_REGION_SIZE 0x10000ull   /* IPC buffer page + 15 stack pages */
+#define THREAD_STACK_PAGES 8u
+
+static const struct hv_bootinfo *boot;
+static uint64_t next_slot, slot_end;
+static uint64_t untyped_cursor;
+static uint64_t com1_cap, exit_cap, bochs_exit_cap;
+static uint64_t next_region = THREAD_REGION_BASE;
+static unsigned checks, failures;
+
+/* The calling thread's IPC buffer: threads keep theirs at the base of their stack region. */
+struct hv_ipc_buffer *hvu_ipc(void)
+{
+    uint64_t rsp;
+    __asm__ volatile("mov %%rsp, %0" : "=r"(rsp));
+    if (rsp >= THREAD_REGION_BASE && rsp < next_region)
+        return (struct hv_ipc_buffer *)(uintptr_t)(rsp & ~(THREAD_REGION_SIZE - 1));
+    return (struct hv_ipc_buffer *)(uintptr_t)boot->ipc_buffer_va;
+}
+
+uint64_t hvu_invoke(uint64_t cptr, uint64_t label, unsigned n, const uint64_t *args, struct hv_msg *out)
+{
+    struct hv_msg m = { hv_tag(label, n, 0), 0, { 0, 0, 0, 0 } };
+    struct hv_ipc_buffer *buf = hvu_ipc();
+    for (unsigned i = 0; i < n; i++) {
+        if (i < HV_MSG_REG_WORDS)
+            m.w[i] = args[i];
+        else
+            buf->msg[i] = args[i];
+    }
+    uint64_t err = hv_call(cptr, &m);
+    if (out != NULL)
+        *out = m;
+    return err;
+}
+
+static uint64_t port_in(uint64_t cap, uint64_t port)
+{
+    uint64_t args[2] = { port, 1 };
+    struct hv_msg out;
+    if (hvu_invoke(cap, HV_INV_IOPORT_IN, 2, args, &out) != HV_OK)
+        return 0xff;
+    return out.w[0];
+}
+
+static void port_out(uint64_t cap, uint64_t port, uint64_t width, uint64_t v)
+{
+    uint64_t args[3] = { port, width, v };
+    (void)hvu_invoke(cap, HV_INV_IOPORT_OUT, 3, args, NULL);
+}
+
+static uint64_t issue_ports(uint64_t first, uint64_t last)
+{
+    uint64_t slot = hvu_alloc_slot();
+    uint64_t args[5] = { first, last, HV_ROOT_CNODE, slot, 64 };
+    if (hvu_invoke(HV_ROOT_IOPORT_CONTROL, HV_INV_IOPORT_CONTROL_ISSUE, 5, args, NULL) != HV_OK)
+        return 0;
+    return slot;
+}
+
+void hvu_init(const struct hv_bootinfo *bi)
+{
+    boot = bi;
+    next_slot = bi->empty.start;
+    slot_end = bi->empty.end;
+    untyped_cursor = 0;
+    com1_cap = issue_ports(COM1, COM1 + 7);
+    exit_cap = issue_ports(QEMU_EXIT_PORT, QEMU_EXIT_PORT + 3);
+    bochs_exit_cap = issue_ports(BOCHS_EXIT_PORT, BOCHS_EXIT_PORT);
+}
+
+uint64_t hvu_alloc_slot(void)
+{
+    return next_slot < slot_end ? next_slot++ : 0;
+}
+
+uint64_t hvu_retype(uint64_t type, uint64_t size_bits, uint64_t *err)
+{
+    uint64_t slot = hvu_alloc_slot();
+    uint64_t e = HV_ERR_NOT_ENOUGH_MEMORY;
+    /* Walk the untyped caps from the largest remembered one; move on when one is full. */
+    for (; untyped_cursor < boot->untyped_count; untyped_cursor++) {
+        uint64_t args[6] = { type, size_bits, HV_ROOT_CNODE, slot, 64, 1 };
+        e = hvu_invoke(boot->untyped.start + untyped_cursor, HV_INV_UNTYPED_RETYPE, 6, args, NULL);
+        if (e != HV_ERR_NOT_ENOUGH_MEMORY)
+            break;
+    }
+    if (err != NULL)
+        *err = e;
+    return e == HV_OK ? slot : 0;
+}
+
+uint64_t hvu_copy(uint64_t src, uint64_t rights, uint64_t *dest_out)
+{
+    uint64_t dest = hvu_alloc_slot();
+    uint64_t args[6] = { dest, 64, HV_ROOT_CNODE, src, 64, rights };
+    *dest_out = dest;
+    return hvu_invoke(HV_ROOT_CNODE, HV_INV_CNODE_COPY, 6, args, NULL);
+}
+
+uint64_t hvu_mint(uint64_t src, uint64_t rights, uint64_t badge, uint64_t *dest_out)
+{
+    uint64_t dest = hvu_alloc_slot();
+    uint64_t args[7] = { dest, 64, HV_ROOT_CNODE, src, 64, rights, badge };
+    *dest_out = dest;
+    return hvu_invoke(HV_ROOT_CNODE, HV_INV_CNODE_MINT, 7, args, NULL);
+}
+
+uint64_t hvu_delete(uint64_t slot)
+{
+    uint64_t args[2] = { slot, 64 };
+    return hvu_invoke(HV_ROOT_CNODE, HV_INV_CNODE_DELETE, 2, args, NULL);
+}
+
+uint64_t hvu_revoke(uint64_t slot)
+{
+    uint64_t args[2] = { slot, 64 };
+    return hvu_invoke(HV_ROOT_CNODE, HV_INV_CNODE_REVOKE, 2, args, NULL);
+}
+
+uint64_t hvu_map_new_frame(uint64_t va, bool writable)
+{
+    static const uint64_t table_types[] = { HV_OBJ_PDPT, HV_OBJ_PD, HV_OBJ_PT };
+    for (unsigned i = 0; i < 3; i++) {
+        uint64_t t = hvu_retype(table_types[i], 0, NULL);
+        if (t == 0)
+            return 0;
+        uint64_t args[2] = { HV_ROOT_VSPACE, va };
+        uint64_t e = hvu_invoke(t, HV_INV_PAGE_TABLE_MAP, 2, args, NULL);
+        if (e == HV_ERR_ALREADY_MAPPED)
+            (void)hvu_delete(t);    /* that level exists already */
+        else if (e != HV_OK)
+            return 0;
+    }
+    uint64_t f = hvu_retype(HV_OBJ_FRAME, 0, NULL);
+    if (f == 0)
+        return 0;
+    if (!writable) {
+        uint64_t ro;
+        if (hvu_copy(f, HV_RIGHT_READ, &ro) != HV_OK)
+            return 0;
+        f = ro;
+    }
+    uint64_t args[3] = { HV_ROOT_VSPACE, va, 0 };
+    return hvu_invoke(f, HV_INV_FRAME_MAP, 3, args, NULL) == HV_OK ? f : 0;
+}
+
+static void thread_trampoline(void (*fn)(uint64_t), uint64_t arg)
+{
+    fn(arg);
+    /* A test thread that returns parks itself forever. */
+    for (;;) {
+        struct hv_msg m = { 0, 0, { 0, 0, 0, 0 } };
+        (void)hv_syscall(HV_SYS_WAIT, 0, 0, &m);
+        hv_yield();
+    }
+}
+
+uint64_t hvu_thread_start(struct hvu_thread *t, void (*fn)(uint64_t), uint64_t arg,
+                          unsigned priority, uint64_t fault_ep, uint64_t budget_us,
+                          uint64_t period_us)
+{
+    uint64_t err;
+    uint64_t region = next_region;
+    next_region += THREAD_REGION_SIZE;
+    uint64_t ipc_frame = hvu_map_new_frame(region, true);
+    for (unsigned i = 1; i <= THREAD_STACK_PAGES; i++) {
+        if (hvu_map_new_frame(region + THREAD_REGION_SIZE - i * PAGE, true) == 0)
+            return HV_ERR_NOT_ENOUGH_MEMORY;
+    }
+    if (ipc_frame == 0)
+        return HV_ERR_NOT_ENOUGH_MEMORY;
+    t->ipc_va = region;
+    t->tcb = hvu_retype(HV_OBJ_TCB, 0, &err);
+    if (t->tcb == 0)
+        return err;
+    t->sc = hvu_retype(HV_OBJ_SCHED_CONTEXT, 0, &err);
+    if (t->sc == 0)
+        return err;
+    uint64_t cfg[5] = { fault_ep, HV_ROOT_CNODE, HV_ROOT_VSPACE, ipc_frame, region };
+    if ((err = hvu_invoke(t->tcb, HV_INV_TCB_CONFIGURE, 5, cfg, NULL)) != HV_OK)
+        return err;
+    uint64_t prio[1] = { priority };
+    if ((err = hvu_invoke(t->tcb, HV_INV_TCB_SET_PRIORITY, 1, prio, NULL)) != HV_OK)
+        return err;
+    uint64_t regs[5] = { (uint64_t)(uintptr_t)thread_trampoline, region + THREAD_REGION_SIZE - 16, 0,
+                         (uint64_t)(uintptr_t)fn, arg };
+    if ((err = hvu_invoke(t->tcb, HV_INV_TCB_WRITE_REGISTERS, 5, regs, NULL)) != HV_OK)
+        return err;
+    uint64_t sc_cfg[3] = { budget_us, period_us, 0 };
+    if ((err = hvu_invoke(t->sc, HV_INV_SC_CONFIGURE, 3, sc_cfg, NULL)) != HV_OK)
+        return err;
+    uint64_t bind[1] = { t->tcb };
+    if ((err = hvu_invoke(t->sc, HV_INV_SC_BIND, 1, bind, NULL)) != HV_OK)
+        return err;
+    return hvu_invoke(t->tcb, HV_INV_TCB_RESUME, 0, NULL, NULL);
+}
+
+static void console_putc(void *ctx, char c)
+{
+    (void)ctx;
+    if (c == '\n')
+        console_putc(ctx, '\r');
+    for (unsigned i = 0; i < 1000 && !(port_in(com1_cap, COM1_LSR) & LSR_THR_EMPTY); i++)
+        ;
+    port_out(com1_cap, COM1, 1, (uint8_t)c);
+}
+
+void hvu_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    format_v(console_putc, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void hvu_check(bool ok, const char *name, const char *fmt, ...)
+{
+    checks++;
+    if (ok) {
+        hvu_printf("PASS: %s\n", name);
+        return;
+    }
+    failures++;
+    hvu_printf("FAIL: %s: ", name);
+    va_list ap;
+    va_start(ap, fmt);
+    format_v(console_putc, NULL, fmt, ap);
+    va_end(ap);
+    hvu_printf("\n");
+}
+
+void hvu_finish(void)
+{
+    hvu_printf("SUMMARY: %u tests, %u failures\n", checks, failures);
+    for (unsigned i = 0; i < 100000 && !(port_in(com1_cap, COM1_LSR) & LSR_TX_EMPTY); i++)
+        ;
+    port_out(exit_cap, QEMU_EXIT_PORT, 4, checks > 0 && failures == 0 ? 0x10 : 0x11);
+    for (const char *p = "Shutdown"; *p != '\0'; p++)
+        port_out(bochs_exit_cap, BOCHS_EXIT_PORT, 1, (uint8_t)*p);
+    for (;;)
+        hv_yield();
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* hvu: the small user-side library of the freestanding test programs: invocations, console, checks. */
+#ifndef HV_TEST_USER_HVU_H
+#define HV_TEST_USER_HVU_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv/bootinfo.h"
+#include "hv/errors.h"
+#include "hv/fault.h"
+#include "hv/ipc_buffer.h"
+#include "hv/objects.h"
+#include "hv/syscall.h"
+
+/* Invokes object `cptr` with `label` and `n` argument words; results in *out (may be NULL). */
+uint64_t hvu_invoke(uint64_t cptr, uint64_t label, unsigned n, const uint64_t *args, struct hv_msg *out);
+
+/* Root-task helpers (CSpace = one flat CNode: cptr = slot). */
+void hvu_init(const struct hv_bootinfo *bi);
+uint64_t hvu_alloc_slot(void);
+/* Retypes one object from the root's untyped; returns its slot (0 on failure, error in *err). */
+uint64_t hvu_retype(uint64_t type, uint64_t size_bits, uint64_t *err);
+uint64_t hvu_copy(uint64_t src, uint64_t rights, uint64_t *dest_out);
+uint64_t hvu_mint(uint64_t src, uint64_t rights, uint64_t badge, uint64_t *dest_out);
+uint64_t hvu_delete(uint64_t slot);
+uint64_t hvu_revoke(uint64_t slot);
+/* Maps a fresh frame at va (creating page tables as needed); returns the frame slot or 0. */
+uint64_t hvu_map_new_frame(uint64_t va, bool writable);
+
+/* Starts a thread in the root's CSpace and VSpace running fn(arg) at `priority`. */
+struct hvu_thread {
+    uint64_t tcb;
+    uint64_t sc;
+    uint64_t ipc_va;
+};
+uint64_t hvu_thread_start(struct hvu_thread *t, void (*fn)(uint64_t), uint64_t arg,
+                          unsigned priority, uint64_t fault_ep, uint64_t budget_us,
+                          uint64_t period_us);
+
+/* Console through an IOPort cap on COM1, and the emulator exit ports. */
+void hvu_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void hvu_check(bool ok, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+__attribute__((noreturn)) void hvu_finish(void);
+
+/* The calling thread's IPC buffer. */
+struct hv_ipc_buffer *hvu_ipc(void);
+
+#endif

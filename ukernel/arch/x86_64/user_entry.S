@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/* user_entry: SYSCALL entry (saves user state into the current TCB) and the return to user mode. */
+#include "percpu.h"
+
+#define USER_CS (0x28 | 3)
+#define USER_SS (0x20 | 3)
+
+    .section .text
+
+/*
+ * SYSCALL: rcx = user rip, r11 = user rflags, interrupts masked by FMASK.
+ * The user context (struct user_context) is built in place in the current TCB
+ * by pushing onto it top down, then the C handler runs on this CPU's stack.
+ */
+    .global syscall_entry
+syscall_entry:
+    swapgs
+    mov %rsp, %gs:PERCPU_USER_RSP
+    mov %gs:PERCPU_CURRENT_CTX_END, %rsp
+    pushq $USER_SS
+    pushq %gs:PERCPU_USER_RSP
+    pushq %r11                  /* rflags */
+    pushq $USER_CS
+    pushq %rcx                  /* rip */
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    mov %gs:PERCPU_KERNEL_STACK_TOP, %rsp
+    xor %ebp, %ebp
+    cld
+    call syscall_dispatch       /* never returns: it ends in return_to_user */
+    ud2
+
+/* void return_to_user(struct user_context *ctx): restores ctx and iretq to user mode. */
+    .global return_to_user
+return_to_user:
+    mov %rdi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    swapgs
+    iretq
+
+/* void switch_stack_and_call(uint64_t stack_top, void (*fn)(void)): never returns. */
+    .global switch_stack_and_call
+switch_stack_and_call:
+    mov %rdi, %rsp
+    xor %ebp, %ebp
+    call *%rsi
+    ud2

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/* objects: kernel object types, their sizes, capability rights and invocation labels. */
+#ifndef HV_ABI_OBJECTS_H
+#define HV_ABI_OBJECTS_H
+
+/* Object types a capability can name. Retype creates all but the control caps. */
+enum hv_object_type {
+    HV_OBJ_NULL = 0,
+    HV_OBJ_UNTYPED = 1,
+    HV_OBJ_CNODE = 2,
+    HV_OBJ_TCB = 3,
+    HV_OBJ_SCHED_CONTEXT = 4,
+    HV_OBJ_ENDPOINT = 5,
+    HV_OBJ_NOTIFICATION = 6,
+    HV_OBJ_REPLY = 7,
+    HV_OBJ_PML4 = 8,
+    HV_OBJ_PDPT = 9,
+    HV_OBJ_PD = 10,
+    HV_OBJ_PT = 11,
+    HV_OBJ_FRAME = 12,              /* 4 KiB */
+    HV_OBJ_IRQ_CONTROL = 13,        /* authority to create IRQ handler caps */
+    HV_OBJ_IRQ_HANDLER = 14,
+    HV_OBJ_IOPORT_CONTROL = 15,     /* authority to create I/O port range caps */
+    HV_OBJ_IOPORT = 16,
+    HV_OBJ_TYPE_COUNT
+};
+
+/* log2 of each retypeable object's size in bytes. CNodes add their radix. */
+#define HV_UNTYPED_MIN_BITS 4
+#define HV_UNTYPED_MAX_BITS 47
+#define HV_CNODE_SLOT_BITS 6            /* 64 bytes per slot */
+#define HV_CNODE_MIN_RADIX 1
+#define HV_CNODE_MAX_RADIX 16
+#define HV_TCB_BITS 11                  /* 2 KiB */
+#define HV_SCHED_CONTEXT_BITS 7
+#define HV_ENDPOINT_BITS 5
+#define HV_NOTIFICATION_BITS 6
+#define HV_REPLY_BITS 5
+#define HV_PAGE_TABLE_BITS 12           /* PML4, PDPT, PD, PT */
+#define HV_FRAME_BITS 12
+
+/* Capability rights. Derivation (mint, copy) can only keep or drop rights. */
+#define HV_RIGHT_READ (1u << 0)         /* receive; map readable; read registers */
+#define HV_RIGHT_WRITE (1u << 1)        /* send; map writable; configure */
+#define HV_RIGHT_GRANT (1u << 2)        /* transfer capabilities through IPC */
+#define HV_RIGHT_GRANT_REPLY (1u << 3)  /* call: receiver may answer (reply cap) */
+#define HV_RIGHTS_ALL 0xfu
+
+/* Frame mapping attributes (FRAME_MAP word 2). */
+#define HV_MAP_EXECUTABLE (1u << 0)
+#define HV_MAP_UNCACHED (1u << 1)
+
+/* Invocation labels: the label of a call on an object capability. */
+enum hv_invocation {
+    HV_INV_NONE = 0,
+    /* Untyped: (type, size_bits, dest_cnode, dest_index, dest_depth, count) */
+    HV_INV_UNTYPED_RETYPE = 1,
+    /* CNode (invoked on the destination CNode): (dest_index, dest_depth, src_root, src_index, src_depth, ...) */
+    HV_INV_CNODE_COPY = 2,          /* + rights */
+    HV_INV_CNODE_MINT = 3,          /* + rights, badge */
+    HV_INV_CNODE_MOVE = 4,
+    HV_INV_CNODE_DELETE = 5,        /* (index, depth) */
+    HV_INV_CNODE_REVOKE = 6,        /* (index, depth) */
+    /* TCB */
+    HV_INV_TCB_CONFIGURE = 10,      /* (fault_ep, cspace_root, vspace_root, ipc_buffer_frame, ipc_buffer_va) */
+    HV_INV_TCB_WRITE_REGISTERS = 11,/* (rip, rsp, rflags, arg0 (rdi), arg1 (rsi)) */
+    HV_INV_TCB_READ_REGISTERS = 12, /* -> rip, rsp, rflags, rax, rdi, rsi */
+    HV_INV_TCB_RESUME = 13,
+    HV_INV_TCB_SUSPEND = 14,
+    HV_INV_TCB_SET_AFFINITY = 15,   /* (cpu) */
+    HV_INV_TCB_SET_FS_BASE = 16,    /* (fs_base) */
+    HV_INV_TCB_SET_SYSCALL_ENTRY = 17, /* (user entry for reflected Linux system calls, 0 = none) */
+    HV_INV_TCB_BIND_NOTIFICATION = 18, /* (notification cptr) */
+    HV_INV_TCB_SET_PRIORITY = 19,   /* (priority) authority: the caller's own priority bounds it */
+    /* SchedContext */
+    HV_INV_SC_CONFIGURE = 20,       /* (budget_us, period_us) */
+    HV_INV_SC_BIND = 21,            /* (tcb cptr) */
+    HV_INV_SC_UNBIND = 22,
+    HV_INV_SC_CONSUMED = 23,        /* -> consumed_us */
+    /* Paging structures: map into a PML4 at a virtual address */
+    HV_INV_PAGE_TABLE_MAP = 30,     /* (pml4 cptr, va) for PDPT/PD/PT */
+    HV_INV_PAGE_TABLE_UNMAP = 31,
+    HV_INV_FRAME_MAP = 32,          /* (pml4 cptr, va, attributes); rights from the cap */
+    HV_INV_FRAME_UNMAP = 33,
+    HV_INV_FRAME_GET_ADDRESS = 34,  /* -> physical address */
+    /* Device authority */
+    HV_INV_IRQ_CONTROL_GET = 40,    /* (irq, dest_cnode, dest_index, dest_depth) */
+    HV_INV_IRQ_HANDLER_SET_NOTIFICATION = 41, /* (notification cptr) */
+    HV_INV_IRQ_HANDLER_ACK = 42,
+    HV_INV_IRQ_HANDLER_CLEAR = 43,
+    HV_INV_IOPORT_CONTROL_ISSUE = 44, /* (first, last, dest_cnode, dest_index, dest_depth) */
+    HV_INV_IOPORT_IN = 45,          /* (port, width 1/2/4) -> value */
+    HV_INV_IOPORT_OUT = 46,         /* (port, width, value) */
+};
+
+#endif

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/* sched: priority run queues per CPU, budget accounting and refill, the switch to user mode. */
+#include "sched.h"
+
+#include <stddef.h>
+
+#include "../arch/x86_64/cpu.h"
+#include "../arch/x86_64/lapic.h"
+#include "../arch/x86_64/percpu.h"
+#include "../include/hv/fault.h"
+#include "../object/sched_context.h"
+#include "assert.h"
+#include "config.h"
+#include "fault.h"
+#include "klock.h"
+#include "../object/vspace.h"
+
+#define BITMAP_WORDS (SCHED_PRIORITIES / 64)
+
+struct run_queue {
+    struct tcb *head[SCHED_PRIORITIES];
+    struct tcb *tail[SCHED_PRIORITIES];
+    uint64_t bitmap[BITMAP_WORDS];
+};
+
+static struct run_queue queues[CONFIG_MAX_CPUS];
+static struct sched_context *throttled;     /* SCs waiting for their next period */
+
+void return_to_user(struct user_context *ctx) __attribute__((noreturn));
+void switch_stack_and_call(uint64_t stack_top, void (*fn)(void)) __attribute__((noreturn));
+
+uint64_t sched_now(void)
+{
+    return rdtsc();
+}
+
+uint64_t sched_us_to_ticks(uint64_t us)
+{
+    uint64_t hz = lapic_timer_info()->tsc_hz;
+    return us * (hz / 1000000u);
+}
+
+static bool on_queue(const struct run_queue *q, const struct tcb *t)
+{
+    return t->q_prev != NULL || q->head[t->priority] == t;
+}
+
+void sched_make_runnable(struct tcb *t)
+{
+    struct run_queue *q = &queues[t->cpu];
+    t->state = THREAD_RUNNABLE;
+    if (t->sc == NULL)
+        return;     /* runnable, but nothing to run on until a SchedContext is bound */
+    if (t->sc->remaining == 0) {
+        sched_throttle(t);  /* runs after its next refill */
+        return;
+    }
+    if (on_queue(q, t))
+        return;
+    t->q_next = NULL;
+    t->q_prev = q->tail[t->priority];
+    if (q->tail[t->priority] != NULL)
+        q->tail[t->priority]->q_next = t;
+    else
+        q->head[t->priority] = t;
+    q->tail[t->priority] = t;
+    q->bitmap[t->priority / 64] |= 1ull << (t->priority % 64);
+}
+
+void sched_remove(struct tcb *t)
+{
+    struct run_queue *q = &queues[t->cpu];
+    if (!on_queue(q, t))
+        return;
+    if (t->q_prev != NULL)
+        t->q_prev->q_next = t->q_next;
+    else
+        q->head[t->priority] = t->q_next;
+    if (t->q_next != NULL)
+        t->q_next->q_prev = t->q_prev;
+    else
+        q->tail[t->priority] = t->q_prev;
+    t->q_next = NULL;
+    t->q_prev = NULL;
+    if (q->head[t->priority] == NULL)
+        q->bitmap[t->priority / 64] &= ~(1ull << (t->priority % 64));
+}
+
+static struct tcb *highest(const struct run_queue *q)
+{
+    for (int w = BITMAP_WORDS - 1; w >= 0; w--) {
+        if (q->bitmap[w] != 0) {
+            unsigned bit = 63u - (unsigned)__builtin_clzll(q->bitmap[w]);
+            return q->head[(unsigned)w * 64u + bit];
+        }
+    }
+    return NULL;
+}
+
+struct tcb *sched_current(void)
+{
+    return this_cpu()->current;
+}
+
+void sched_throttle(struct tcb *t)
+{
+    struct sched_context *sc = t->sc;
+    sched_remove(t);
+    if (sc->on_throttle_list)
+        return;
+    sc->on_throttle_list = 1;
+    sc->throttle_next = throttled;
+    throttled = sc;
+}
+
+void sched_account(void)
+{
+    struct percpu *cpu = this_cpu();
+    struct tcb *t = cpu->current;
+    uint64_t now = sched_now();
+    uint64_t used = now - cpu->last_switch;
+    cpu->last_switch = now;
+    if (t == NULL || t->sc == NULL)
+        return;
+    struct sched_context *sc = t->sc;
+    sc->consumed += used;
+    if (used > sc->remaining) {
+        /* Overran between two timer ticks: the excess is taken from the next refills. */
+        sc->debt += used - sc->remaining;
+        sc->remaining = 0;
+    } else {
+        sc->remaining -= used;
+    }
+    if (sc->remaining == 0) {
+        /* Out of budget: refilled at its next period, whatever it is doing now. */
+        bool was_runnable = t->state == THREAD_RUNNABLE;
+        sched_throttle(t);
+        if (was_runnable && sc->timeout_fault)
+            fault_raise_timeout(t);
+    }
+}
+
+void sched_forget(struct sched_context *sc)
+{
+    for (struct sched_context **link = &throttled; *link != NULL; link = &(*link)->throttle_next) {
+        if (*link == sc) {
+            *link = sc->throttle_next;
+            break;
+        }
+    }
+    sc->throttle_next = NULL;
+    sc->on_throttle_list = 0;
+}
+
+/*
+ * Refills every SC whose next period has begun (periods form a fixed grid from
+ * the SC's configuration) and requeues its thread. Overruns are paid back first,
+ * so over many periods a thread gets exactly budget/period of the CPU.
+ */
+static void refill_due(uint64_t now)
+{
+    struct sched_context **link = &throttled;
+    while (*link != NULL) {
+        struct sched_context *sc = *link;
+        if (now - sc->period_start < sc->period_ticks) {
+            link = &sc->throttle_next;
+            continue;
+        }
+        sc->period_start += (now - sc->period_start) / sc->period_ticks * sc->period_ticks;
+        uint64_t repay = sc->debt < sc->budget_ticks ? sc->debt : sc->budget_ticks;
+        sc->debt -= repay;
+        sc->remaining = sc->budget_ticks - repay;
+        if (sc->remaining == 0)
+            continue;   /* this whole period went to paying back: wait for the next */
+        *link = sc->throttle_next;
+        sc->throttle_next = NULL;
+        sc->on_throttle_list = 0;
+        if (sc->tcb != NULL && sc->tcb->state == THREAD_RUNNABLE)
+            sched_make_runnable(sc->tcb);
+    }
+}
+
+void sched_tick(void)
+{
+    klock_acquire();    /* from the idle loop; a no-op re-entry on a user-mode trap */
+    sched_account();
+    refill_due(sched_now());
+    this_cpu()->need_resched = 1;
+    klock_release();
+}
+
+void sched_yield(void)
+{
+    struct tcb *t = sched_current();
+    if (t != NULL && t->state == THREAD_RUNNABLE) {
+        sched_remove(t);
+        sched_make_runnable(t);
+    }
+}
+
+static void idle_loop(void)
+{
+    struct percpu *cpu = this_cpu();
+    for (;;) {
+        irq_disable();
+        klock_acquire();
+        cpu->last_switch = sched_now();
+        if (highest(&queues[cpu->index]) != NULL)
+            sched_exit_to_user();
+        klock_release();
+        cpu_idle_once();    /* sti; hlt: an interrupt may make a thread runnable */
+    }
+}
+
+void sched_idle(void)
+{
+    struct percpu *cpu = this_cpu();
+    cpu->current = NULL;
+    if (klock_held_here())
+        klock_release();
+    switch_stack_and_call(cpu->kernel_stack_top, idle_loop);
+}
+
+void sched_exit_to_user(void)
+{
+    struct percpu *cpu = this_cpu();
+    struct run_queue *q = &queues[cpu->index];
+    struct tcb *cur = cpu->current;
+
+    /* A running thread stays at the head of its queue; a tick rotates it to the tail. */
+    if (cpu->need_resched && cur != NULL && on_queue(q, cur)) {
+        sched_remove(cur);
+        sched_make_runnable(cur);
+    }
+    cpu->need_resched = 0;
+    struct tcb *next = highest(q);
+    if (next == NULL)
+        sched_idle();
+    cpu->current = next;
+    cpu->current_ctx_end = (uint64_t)(uintptr_t)&next->ctx.fs_base;
+    if (next != cur)
+        cpu->last_switch = sched_now();
+    vspace_activate(next);
+    if (rdmsr(MSR_FS_BASE) != next->ctx.fs_base)
+        wrmsr(MSR_FS_BASE, next->ctx.fs_base);
+    klock_release();
+    return_to_user(&next->ctx);
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* sched: per-CPU run queues by priority, budget enforcement, and the switch back to user mode. */
+#ifndef HV_KERNEL_SCHED_H
+#define HV_KERNEL_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../object/tcb.h"
+
+#define SCHED_PRIORITIES 256
+
+/* Makes `t` runnable on its CPU's queue (tail of its priority). */
+void sched_make_runnable(struct tcb *t);
+/* Takes `t` off its run queue (it is about to block or stop). */
+void sched_remove(struct tcb *t);
+/* The thread whose user state the current kernel entry saved (NULL in the idle loop). */
+struct tcb *sched_current(void);
+/* Charges the time since the last switch to the current thread's SchedContext. */
+void sched_account(void);
+/* Timer tick: refill budgets whose period began, preempt if a better thread waits. */
+void sched_tick(void);
+/* Yields: the current thread goes to the tail of its priority. */
+void sched_yield(void);
+/* Picks the next thread on this CPU and enters it (or idles). Never returns. */
+__attribute__((noreturn)) void sched_exit_to_user(void);
+/* Halts this CPU until a thread becomes runnable here. Never returns. */
+__attribute__((noreturn)) void sched_idle(void);
+
+/* Drops an SC from the refill list (it is being destroyed). */
+struct sched_context;
+void sched_forget(struct sched_context *sc);
+/* Remembers a thread whose SC must be refilled at its next period. */
+void sched_throttle(struct tcb *t);
+
+uint64_t sched_us_to_ticks(uint64_t us);
+uint64_t sched_now(void);
+
+#endif
