@@ -4,6 +4,7 @@
 
 #include "../arch/x86_64/percpu.h"
 #include "assert.h"
+#include "sched.h"
 #include "spinlock.h"
 
 #define NO_OWNER 0xffffffffu
@@ -19,9 +20,14 @@ void klock_acquire(void)
         depth++;
         return;
     }
-    spin_lock(&lock);
+    /* While waiting, honour a request to drop our thread: its owner may hold the lock. */
+    while (!spin_trylock(&lock)) {
+        sched_poll_eviction();
+        cpu_relax();
+    }
     owner = me;
     depth = 1;
+    sched_poll_eviction();
 }
 
 void klock_release(void)

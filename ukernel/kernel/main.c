@@ -96,6 +96,7 @@ void kernel_main(uint32_t magic, uint64_t info_pa)
     const struct lapic_timer_info *ti = lapic_timer_info();
     kprintf("timer: local APIC %u, clock %lu kHz, %u Hz periodic; TSC %lu kHz\n", lapic_id(),
             ti->bus_hz / 1000, ti->hz, ti->tsc_hz / 1000);
+    sched_init();
     smp_boot_aps(&boot_info);
 
     char suite[32];

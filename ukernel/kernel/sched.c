@@ -7,12 +7,15 @@
 #include "../arch/x86_64/cpu.h"
 #include "../arch/x86_64/lapic.h"
 #include "../arch/x86_64/percpu.h"
+#include "../arch/x86_64/trap.h"
 #include "../include/hv/fault.h"
 #include "../object/sched_context.h"
 #include "assert.h"
 #include "config.h"
 #include "fault.h"
 #include "klock.h"
+#include "console.h"
+#include "platform.h"
 #include "../object/vspace.h"
 
 #define BITMAP_WORDS (SCHED_PRIORITIES / 64)
@@ -40,6 +43,79 @@ uint64_t sched_us_to_ticks(uint64_t us)
     return us * (hz / 1000000u);
 }
 
+/* Makes another CPU look at its run queue now rather than at its next tick. */
+static void kick_cpu(unsigned cpu)
+{
+    struct percpu *p = percpu_of(cpu);
+    if (p == NULL || !p->online)
+        return;
+    p->need_resched = 1;
+    (void)lapic_send_ipi(p->apic_id, VECTOR_RESCHEDULE);
+}
+
+static void reschedule_interrupt(struct trap_frame *frame)
+{
+    (void)frame;
+    this_cpu()->need_resched = 1;
+    lapic_eoi();
+}
+
+void sched_poll_eviction(void)
+{
+    if (!percpu_boot_cpu_installed)
+        return;
+    struct percpu *cpu = this_cpu();
+    struct tcb *want = cpu->evict_request;
+    if (want == NULL)
+        return;
+    if (cpu->current == want) {
+        cpu->current = NULL;
+        cpu->loaded_cr3 = 0;
+    }
+    __asm__ volatile("" ::: "memory");     /* TSO: the stores above are seen first */
+    cpu->evict_request = NULL;
+}
+
+#define EVICT_SPIN_LIMIT 2000000000ull
+
+static void evict_from(unsigned index, struct tcb *t)
+{
+    struct percpu *p = percpu_of(index);
+    p->evict_request = t;
+    kick_cpu(index);
+    for (uint64_t spins = 0; p->evict_request != NULL; spins++) {
+        if (spins == EVICT_SPIN_LIMIT)
+            panic("sched: cpu %u does not give up thread %p", index, (void *)t);
+        cpu_relax();
+    }
+}
+
+void sched_evict_remote(struct tcb *t)
+{
+    unsigned me = this_cpu_index();
+    for (unsigned i = 0; i < CONFIG_MAX_CPUS; i++) {
+        struct percpu *p = percpu_of(i);
+        if (i != me && p != NULL && p->online && p->current == t)
+            evict_from(i, t);
+    }
+}
+
+void sched_evict_address_space(uint64_t pml4_pa)
+{
+    unsigned me = this_cpu_index();
+    for (unsigned i = 0; i < CONFIG_MAX_CPUS; i++) {
+        struct percpu *p = percpu_of(i);
+        struct tcb *cur = p != NULL ? p->current : NULL;
+        if (i != me && cur != NULL && p->online && p->loaded_cr3 == pml4_pa)
+            evict_from(i, cur);
+    }
+}
+
+void sched_init(void)
+{
+    trap_set_irq_handler(VECTOR_RESCHEDULE, reschedule_interrupt);
+}
+
 static bool on_queue(const struct run_queue *q, const struct tcb *t)
 {
     return t->q_prev != NULL || q->head[t->priority] == t;
@@ -65,6 +141,8 @@ void sched_make_runnable(struct tcb *t)
         q->head[t->priority] = t;
     q->tail[t->priority] = t;
     q->bitmap[t->priority / 64] |= 1ull << (t->priority % 64);
+    if (t->cpu != this_cpu_index())
+        kick_cpu(t->cpu);
 }
 
 void sched_remove(struct tcb *t)
@@ -216,6 +294,7 @@ void sched_idle(void)
 {
     struct percpu *cpu = this_cpu();
     cpu->current = NULL;
+    cpu->loaded_cr3 = 0;
     if (klock_held_here())
         klock_release();
     switch_stack_and_call(cpu->kernel_stack_top, idle_loop);
@@ -234,13 +313,20 @@ void sched_exit_to_user(void)
     }
     cpu->need_resched = 0;
     struct tcb *next = highest(q);
+    while (next != NULL && next->slots[TCB_SLOT_VSPACE].cap.type != HV_OBJ_PML4) {
+        /* Its address space was deleted under it: it cannot run again until reconfigured. */
+        kprintf("core: thread %p lost its address space: stopped\n", (void *)next);
+        sched_remove(next);
+        next->state = THREAD_INACTIVE;
+        next = highest(q);
+    }
     if (next == NULL)
         sched_idle();
     cpu->current = next;
     cpu->current_ctx_end = (uint64_t)(uintptr_t)&next->ctx.fs_base;
     if (next != cur)
         cpu->last_switch = sched_now();
-    vspace_activate(next);
+    cpu->loaded_cr3 = vspace_activate(next);
     if (rdmsr(MSR_FS_BASE) != next->ctx.fs_base)
         wrmsr(MSR_FS_BASE, next->ctx.fs_base);
     klock_release();

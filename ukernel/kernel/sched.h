@@ -10,6 +10,20 @@
 
 #define SCHED_PRIORITIES 256
 
+/*
+ * Takes `t` off every other CPU that is running it, and returns once none is
+ * (their saved state is in the TCB). Called before a TCB or an address space in use
+ * elsewhere is destroyed. The other CPU answers from its next kernel entry, even if
+ * it is waiting for the kernel lock this CPU holds.
+ */
+void sched_evict_remote(struct tcb *t);
+/* Evicts this CPU's thread if another CPU asked (see sched_evict_remote). */
+void sched_poll_eviction(void);
+/* Evicts, from every other CPU, a thread running in the address space `pml4_pa`. */
+void sched_evict_address_space(uint64_t pml4_pa);
+
+/* Installs the cross-CPU reschedule interrupt (once, before any thread runs). */
+void sched_init(void);
 /* Makes `t` runnable on its CPU's queue (tail of its priority). */
 void sched_make_runnable(struct tcb *t);
 /* Takes `t` off its run queue (it is about to block or stop). */

@@ -27,6 +27,7 @@
 
 extern char syscall_entry[];
 
+#define SYSCALL_INSN_BYTES 2     /* 0f 05 */
 #define FMASK_CLEAR (RFLAGS_IF | (1ull << 8) /* TF */ | (1ull << 10) /* DF */ | (1ull << 18) /* AC */)
 
 void syscall_init_cpu(void)
@@ -237,7 +238,14 @@ void syscall_dispatch(void)
 {
     klock_acquire();
     struct tcb *t = sched_current();
+    if (t == NULL)
+        sched_exit_to_user();   /* the thread was destroyed by another CPU meanwhile */
     uint64_t nr = t->ctx.rax;
+    if (t->state != THREAD_RUNNABLE) {
+        /* Suspended from another CPU while it ran here: redo the call when it resumes. */
+        t->ctx.rip -= SYSCALL_INSN_BYTES;
+        sched_exit_to_user();
+    }
     if (nr >= HV_SYS_FIRST && nr <= HV_SYS_LAST)
         handle_syscall(t, nr);
     else
@@ -251,6 +259,12 @@ void syscall_user_trap(struct trap_frame *f)
 {
     klock_acquire();
     struct tcb *t = sched_current();
+    if (t == NULL) {
+        /* Our thread was taken away while we entered: only the interrupt is left to serve. */
+        if (f->vector >= 32)
+            trap_handle_interrupt(f);
+        sched_exit_to_user();
+    }
     struct user_context *c = &t->ctx;
     /* trap_frame and user_context share the register order; copy the GPRs and iret frame. */
     c->r15 = f->r15; c->r14 = f->r14; c->r13 = f->r13; c->r12 = f->r12;

@@ -71,6 +71,7 @@ void tcb_cancel_ipc(struct tcb *t)
 
 void tcb_finalize(struct tcb *t)
 {
+    sched_evict_remote(t);  /* its memory may be reused once we return */
     tcb_cancel_ipc(t);
     if (t->recv_reply != NULL) {
         t->recv_reply->owner = NULL;

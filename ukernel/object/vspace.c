@@ -9,6 +9,7 @@
 #include "../arch/x86_64/paging.h"
 #include "../kernel/assert.h"
 #include "../kernel/kmem.h"
+#include "../kernel/sched.h"
 #include "../lib/kstring.h"
 #include "cnode.h"
 
@@ -65,6 +66,8 @@ bool vspace_unref(const struct cap *pml4)
 
 void vspace_finalize_pml4(const struct cap *pml4)
 {
+    /* No CPU may keep running on tables that are about to be reusable memory. */
+    sched_evict_address_space(kmem_pa((void *)(uintptr_t)pml4->object));
     /* Mappings recorded in frame caps now name a dead id: their unmap becomes a no-op. */
     vspaces[pml4->data].pml4_pa = 0;
     if ((read_cr3() & PTE_ADDR_MASK) == kmem_pa((void *)(uintptr_t)pml4->object))
@@ -256,10 +259,11 @@ enum hv_error vspace_invoke(const struct cap *root, struct cte *slot, uint64_t l
     }
 }
 
-void vspace_activate(const struct tcb *t)
+uint64_t vspace_activate(const struct tcb *t)
 {
     const struct cap *v = &t->slots[TCB_SLOT_VSPACE].cap;
     uint64_t pa = v->type == HV_OBJ_PML4 ? kmem_pa((void *)(uintptr_t)v->object) : kernel_pml4_pa();
     if ((read_cr3() & PTE_ADDR_MASK) != pa)
         write_cr3(pa);
+    return pa;
 }

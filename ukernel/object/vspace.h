@@ -30,7 +30,7 @@ enum hv_error vspace_invoke(const struct cap *root, struct cte *slot, uint64_t l
                             const uint64_t *args, unsigned nargs, struct hv_msg *reply_out);
 
 /* Loads the thread's address space on this CPU (no-op if already loaded). */
-void vspace_activate(const struct tcb *t);
+uint64_t vspace_activate(const struct tcb *t);     /* returns the PML4's physical address */
 
 /* Whether the paging structure of `type` covering va is present in the PML4's space. */
 bool vspace_has_table(const struct cap *pml4, uint64_t va, uint8_t type);

@@ -49,6 +49,8 @@ struct percpu {
     uint64_t current_ctx_end;   /* end of the current thread's saved user context */
     struct tcb *current;
     uint64_t last_switch;       /* TSC at the last thread switch */
+    struct tcb *volatile evict_request;   /* another CPU needs `current` off this CPU */
+    uint64_t loaded_cr3;                  /* address space of `current` (0 in the idle loop) */
     struct percpu_mailbox mailbox;
 };
 _Static_assert(offsetof(struct percpu, self) == PERCPU_SELF, "%gs:0 is the self pointer");

@@ -5,7 +5,9 @@
 #include "../../kernel/config.h"
 #include "../../kernel/console.h"
 #include "../../kernel/platform.h"
+#include "../../kernel/sched.h"
 #include "../../kernel/spinlock.h"
+#include "../../kernel/syscall.h"
 #include "../../lib/kstring.h"
 #include "cpu.h"
 #include "gdt.h"
@@ -463,8 +465,9 @@ void ap_main(unsigned cpu)
     lapic_timer_start(CONFIG_TIMER_HZ);
     irq_enable();
     atomic_store_release_u32(&this_cpu()->online, 1);
-    for (;;)
-        cpu_idle_once();
+    /* From here the AP is the scheduler's: it runs threads whose affinity names it. */
+    syscall_init_cpu();
+    sched_idle();
 }
 
 /* ---- queries ---- */

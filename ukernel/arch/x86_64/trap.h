@@ -9,6 +9,7 @@
 
 /* Vectors the core owns above the 32 architectural exceptions. */
 #define VECTOR_LEGACY_PIC_BASE 0x20     /* 8259 remapped here and masked */
+#define VECTOR_RESCHEDULE 0xed     /* another CPU made a thread runnable here */
 #define VECTOR_LAPIC_TIMER 0xef
 #define VECTOR_SPURIOUS 0xff
 
