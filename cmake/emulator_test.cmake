@@ -4,6 +4,7 @@
 #       [SUITE <ktest suite>]        # boots with test=<suite>; default: <name>
 #       [BOOT_DEFAULT]               # boot the default command line (no suite)
 #       [INIT <target>]              # user program booted as the root task ("init" module)
+#       [MODULES <target>...]        # more user programs, each a boot module named like its target
 #       [EXPECT_LINE <regex>]        # pass once a serial line matches, then stop
 #       [EXPECT_PANIC]               # pass only on the announced fatal fault
 #       [EMULATORS qemu bochs]       # default: both
@@ -20,7 +21,7 @@ set(HV_BOCHS_TIMEOUT 300)
 
 function(hv_emulator_test name)
   cmake_parse_arguments(T "BOOT_DEFAULT;EXPECT_PANIC" "SUITE;EXPECT_LINE;TIMEOUT;SMP;INIT"
-                        "EMULATORS;LABELS;CMDLINE" ${ARGN})
+                        "EMULATORS;LABELS;CMDLINE;MODULES" ${ARGN})
   if(NOT T_EMULATORS)
     set(T_EMULATORS qemu bochs)
   endif()
@@ -49,6 +50,9 @@ function(hv_emulator_test name)
     set(init_module)
     if(T_INIT)
       set(init_module --module $<TARGET_FILE:${T_INIT}>:init)
+      foreach(m IN LISTS T_MODULES)
+        list(APPEND init_module --module $<TARGET_FILE:${m}>:${m})
+      endforeach()
     elseif(NOT T_BOOT_DEFAULT)
       string(PREPEND cmdline "test=${T_SUITE} ")
     endif()

@@ -3,6 +3,7 @@
 #include "hvu.h"
 
 #include "lib/format.h"
+#include "kernel/elf.h"
 #include "lib/kstring.h"
 
 #define COM1 0x3f8u
@@ -158,6 +159,115 @@ uint64_t hvu_map_new_frame(uint64_t va, bool writable)
     }
     uint64_t args[3] = { HV_ROOT_VSPACE, va, 0 };
     return hvu_invoke(f, HV_INV_FRAME_MAP, 3, args, NULL) == HV_OK ? f : 0;
+}
+
+uint64_t hvu_map_frame_into(uint64_t pml4, uint64_t frame, uint64_t va, uint64_t attributes)
+{
+    uint64_t args[3] = { pml4, va, attributes };
+    uint64_t err = hvu_invoke(frame, HV_INV_FRAME_MAP, 3, args, NULL);
+    if (err != HV_ERR_MISSING_TABLE)
+        return err;
+    static const uint64_t table_types[] = { HV_OBJ_PDPT, HV_OBJ_PD, HV_OBJ_PT };
+    for (unsigned i = 0; i < 3; i++) {
+        uint64_t t = hvu_retype(table_types[i], 0, &err);
+        if (t == 0)
+            return err;
+        uint64_t targs[2] = { pml4, va };
+        err = hvu_invoke(t, HV_INV_PAGE_TABLE_MAP, 2, targs, NULL);
+        if (err == HV_ERR_ALREADY_MAPPED)
+            (void)hvu_delete(t);    /* that level exists already */
+        else if (err != HV_OK)
+            return err;
+    }
+    return hvu_invoke(frame, HV_INV_FRAME_MAP, 3, args, NULL);
+}
+
+#define SCRATCH_VA 0x0000600000000000ull    /* where the root maps pages it is filling */
+#define MODULE_VA 0x0000610000000000ull     /* where the root maps a module it is reading */
+
+/*
+ * Makes a new frame holding `len` bytes of `src` at `offset` (zero elsewhere), by
+ * filling it through a scratch mapping in the root, and maps it at `va` in
+ * `target_pml4`. Returns the cap that is mapped there in *mapped (may be NULL).
+ */
+static uint64_t fresh_frame_copy(uint64_t target_pml4, uint64_t va, uint64_t offset,
+                                 const uint8_t *src, uint64_t len, uint64_t rights,
+                                 uint64_t attributes, uint64_t *mapped)
+{
+    uint64_t err;
+    uint64_t f = hvu_retype(HV_OBJ_FRAME, 0, &err);
+    if (f == 0)
+        return err;
+    if ((err = hvu_map_frame_into(HV_ROOT_VSPACE, f, SCRATCH_VA, 0)) != HV_OK)
+        return err;
+    uint8_t *dst = (uint8_t *)(uintptr_t)SCRATCH_VA;
+    memset(dst, 0, PAGE);
+    if (len > 0)
+        memcpy(dst + offset, src, len);
+    (void)hvu_invoke(f, HV_INV_FRAME_UNMAP, 0, NULL, NULL);
+    uint64_t target = f;
+    if (rights != HV_RIGHTS_ALL && (err = hvu_copy(f, rights, &target)) != HV_OK)
+        return err;
+    if (mapped != NULL)
+        *mapped = target;
+    return hvu_map_frame_into(target_pml4, target, va, attributes);
+}
+
+uint64_t hvu_load_module(const struct hv_bootinfo *bi, const char *name, struct hvu_image *img)
+{
+    static uint64_t module_va = MODULE_VA;
+    const struct hv_module_desc *mod = NULL;
+    for (uint64_t i = 0; i < bi->module_count; i++) {
+        if (strcmp(bi->module_list[i].name, name) == 0)
+            mod = &bi->module_list[i];
+    }
+    if (mod == NULL)
+        return HV_ERR_INVALID_ARGUMENT;
+    /* Read the module through its read-only frame caps, mapped once in the root. */
+    uint64_t base = module_va;
+    for (uint64_t s = mod->frames.start; s < mod->frames.end; s++) {
+        uint64_t err = hvu_map_frame_into(HV_ROOT_VSPACE, s, base + (s - mod->frames.start) * PAGE, 0);
+        if (err != HV_OK)
+            return err;
+    }
+    module_va += (mod->frames.end - mod->frames.start + 1) * PAGE;
+    const uint8_t *file = (const uint8_t *)(uintptr_t)base;
+    struct elf_image elf;
+    if (elf_parse(file, mod->size, 0x10000, 0x0000500000000000ull, &elf) != ELF_OK)
+        return HV_ERR_INVALID_ARGUMENT;
+
+    uint64_t err;
+    img->pml4 = hvu_retype(HV_OBJ_PML4, 0, &err);
+    if (img->pml4 == 0)
+        return err;
+    for (unsigned i = 0; i < elf.segment_count; i++) {
+        const struct elf_segment *seg = &elf.segments[i];
+        uint64_t rights = (seg->flags & ELF_PF_W) ? HV_RIGHTS_ALL : HV_RIGHT_READ;
+        uint64_t attrs = (seg->flags & ELF_PF_X) ? HV_MAP_EXECUTABLE : 0;
+        for (uint64_t va = seg->vaddr & ~(PAGE - 1); va < seg->vaddr + seg->memsz; va += PAGE) {
+            /* The part of the file image that falls into this page. */
+            uint64_t lo = va > seg->vaddr ? va : seg->vaddr;
+            uint64_t file_end = seg->vaddr + seg->filesz;
+            uint64_t hi = va + PAGE < file_end ? va + PAGE : file_end;
+            uint64_t len = lo < hi ? hi - lo : 0;
+            err = fresh_frame_copy(img->pml4, va, lo - va, file + seg->offset + (lo - seg->vaddr),
+                                   len, rights, attrs, NULL);
+            if (err != HV_OK)
+                return err;
+        }
+    }
+    for (uint64_t i = 1; i <= THREAD_STACK_PAGES; i++) {
+        err = fresh_frame_copy(img->pml4, HVU_SPAWN_STACK_TOP - i * PAGE, 0, NULL, 0, HV_RIGHTS_ALL, 0, NULL);
+        if (err != HV_OK)
+            return err;
+    }
+    err = fresh_frame_copy(img->pml4, HVU_SPAWN_IPC_VA, 0, NULL, 0, HV_RIGHTS_ALL, 0, &img->ipc_frame);
+    if (err != HV_OK)
+        return err;
+    img->entry = elf.entry;
+    img->stack_top = HVU_SPAWN_STACK_TOP;
+    img->ipc_va = HVU_SPAWN_IPC_VA;
+    return HV_OK;
 }
 
 static void thread_trampoline(void (*fn)(uint64_t), uint64_t arg)

@@ -30,6 +30,25 @@ uint64_t hvu_revoke(uint64_t slot);
 /* Maps a fresh frame at va (creating page tables as needed); returns the frame slot or 0. */
 uint64_t hvu_map_new_frame(uint64_t va, bool writable);
 
+/*
+ * Maps frame cap `frame` at `va` in the address space `pml4`, creating the
+ * paging structures it needs (attributes: HV_MAP_*).
+ */
+uint64_t hvu_map_frame_into(uint64_t pml4, uint64_t frame, uint64_t va, uint64_t attributes);
+
+/* A program loaded from a boot module into a fresh address space. */
+struct hvu_image {
+    uint64_t pml4;          /* its PML4 cap (in the root's CNode) */
+    uint64_t entry;
+    uint64_t stack_top;
+    uint64_t ipc_frame;     /* frame cap of its IPC buffer */
+    uint64_t ipc_va;
+};
+#define HVU_SPAWN_STACK_TOP 0x00007fff00000000ull
+#define HVU_SPAWN_IPC_VA 0x00007fff00001000ull
+/* Loads the static ELF in boot module `name` (checked with the core's own ELF rules). */
+uint64_t hvu_load_module(const struct hv_bootinfo *bi, const char *name, struct hvu_image *img);
+
 /* Starts a thread in the root's CSpace and VSpace running fn(arg) at `priority`. */
 struct hvu_thread {
     uint64_t tcb;

@@ -191,6 +191,22 @@ void sched_throttle(struct tcb *t)
     throttled = sc;
 }
 
+/*
+ * If the SC's next period has begun (periods form a fixed grid from its
+ * configuration), moves to it and refills, paying back overrun debt first.
+ * Returns false if it is not time yet.
+ */
+static bool start_period_if_due(struct sched_context *sc, uint64_t now)
+{
+    if (now - sc->period_start < sc->period_ticks)
+        return false;
+    sc->period_start += (now - sc->period_start) / sc->period_ticks * sc->period_ticks;
+    uint64_t repay = sc->debt < sc->budget_ticks ? sc->debt : sc->budget_ticks;
+    sc->debt -= repay;
+    sc->remaining = sc->budget_ticks - repay;
+    return true;
+}
+
 void sched_account(void)
 {
     struct percpu *cpu = this_cpu();
@@ -202,6 +218,8 @@ void sched_account(void)
         return;
     struct sched_context *sc = t->sc;
     sc->consumed += used;
+    if (!sc->on_throttle_list)
+        start_period_if_due(sc, now);   /* a thread that never ran dry is refilled on time too */
     if (used > sc->remaining) {
         /* Overran between two timer ticks: the excess is taken from the next refills. */
         sc->debt += used - sc->remaining;
@@ -240,14 +258,10 @@ static void refill_due(uint64_t now)
     struct sched_context **link = &throttled;
     while (*link != NULL) {
         struct sched_context *sc = *link;
-        if (now - sc->period_start < sc->period_ticks) {
+        if (!start_period_if_due(sc, now)) {
             link = &sc->throttle_next;
             continue;
         }
-        sc->period_start += (now - sc->period_start) / sc->period_ticks * sc->period_ticks;
-        uint64_t repay = sc->debt < sc->budget_ticks ? sc->debt : sc->budget_ticks;
-        sc->debt -= repay;
-        sc->remaining = sc->budget_ticks - repay;
         if (sc->remaining == 0)
             continue;   /* this whole period went to paying back: wait for the next */
         *link = sc->throttle_next;

@@ -42,8 +42,9 @@ static enum hv_error resolve(const struct cap *root, uint64_t cptr, unsigned dep
         unsigned level = radix + guard_bits;
         if (level == 0 || level > remaining)
             return HV_ERR_INVALID_CAP;
-        uint64_t guard = (cptr >> (remaining - guard_bits)) & low_mask(guard_bits);
-        if (guard_bits != 0 && guard != (node->data & low_mask(guard_bits)))
+        /* No guard: nothing to compare (and a shift by `remaining` could be 64). */
+        if (guard_bits != 0 &&
+            ((cptr >> (remaining - guard_bits)) & low_mask(guard_bits)) != (node->data & low_mask(guard_bits)))
             return HV_ERR_INVALID_CAP;
         uint64_t index = (cptr >> (remaining - level)) & low_mask(radix);
         if (index == 0)
@@ -91,6 +92,7 @@ static unsigned delete_depth;
 
 static void reap_pending_cnodes(void)
 {
+    delete_depth++;     /* the deletes below only queue CNodes; this loop takes them (no recursion) */
     while (reap_list != NULL) {
         struct cnode_header *h = reap_list;
         reap_list = h->reap_next;
@@ -103,6 +105,7 @@ static void reap_pending_cnodes(void)
         }
         h->dying = 0;
     }
+    delete_depth--;
 }
 
 void cnode_schedule_reap(struct cnode_header *h)

@@ -98,6 +98,8 @@ static void invoke_retype(struct cte *ut_slot, const struct retype_plan *p)
         if (!device)
             memset(mem, 0, p->obj_size);    /* no stale data crosses from one owner to the next */
         struct cap c = object_create(p->type, p->size_bits, mem, pa);
+        if (p->type == HV_OBJ_UNTYPED)
+            c.data2 = device ? 1 : 0;       /* a piece of device memory is device memory */
         cap_insert(p->dest + i, &c, ut_slot);
     }
     ut->data = p->first_offset + p->count * p->obj_size;
