@@ -348,6 +348,48 @@ static void test_budgets(void)
     hvu_check(spin_count == stopped_at, "sched.suspend_stops_thread", "count moved %lu -> %lu", stopped_at, spin_count);
 }
 
+/* ---- FPU/SSE state is per thread ---- */
+
+static uint64_t fpu_ntfn;
+static volatile uint64_t fpu_thread_saw;
+
+static void xmm0_set(uint64_t v)
+{
+    __asm__ volatile("movq %0, %%xmm0" : : "r"(v));
+}
+
+static uint64_t xmm0_get(void)
+{
+    uint64_t v;
+    __asm__ volatile("movq %%xmm0, %0" : "=r"(v));
+    return v;
+}
+
+static void fpu_thread(uint64_t arg)
+{
+    (void)arg;
+    xmm0_set(0x2222222222222222ull);
+    uint64_t bits;
+    (void)hv_wait(fpu_ntfn, &bits);     /* the root runs (and sets its xmm0) meanwhile */
+    fpu_thread_saw = xmm0_get();
+}
+
+static void test_fpu(void)
+{
+    uint64_t err;
+    fpu_ntfn = hvu_retype(HV_OBJ_NOTIFICATION, 0, &err);
+    xmm0_set(0x1111111111111111ull);
+    struct hvu_thread t;
+    err = hvu_thread_start(&t, fpu_thread, 0, 150, 0, 2000, 10000);
+    uint64_t mine = xmm0_get();     /* the thread ran (higher priority) and loaded its own */
+    xmm0_set(0x3333333333333333ull);
+    (void)hv_signal(fpu_ntfn);
+    hvu_check(err == HV_OK && mine == 0x1111111111111111ull, "fpu.sse_state_kept_across_switch",
+              "start %lu root xmm0 0x%lx", err, mine);
+    hvu_check(fpu_thread_saw == 0x2222222222222222ull, "fpu.sse_state_is_per_thread",
+              "thread xmm0 0x%lx", fpu_thread_saw);
+}
+
 /* ---- SMP: a thread with affinity to CPU 1 runs in parallel with the root ---- */
 
 static volatile uint64_t remote_count;
@@ -401,6 +443,7 @@ void user_main(const struct hv_bootinfo *bi)
     test_faults();
     test_cap_transfer();
     test_budgets();
+    test_fpu();
     test_smp(bi);
     hvu_finish();
 }

@@ -343,6 +343,7 @@ void sched_exit_to_user(void)
     cpu->loaded_cr3 = vspace_activate(next);
     if (rdmsr(MSR_FS_BASE) != next->ctx.fs_base)
         wrmsr(MSR_FS_BASE, next->ctx.fs_base);
+    __asm__ volatile("fxrstor64 %0" : : "m"(*(const uint8_t(*)[512])next->fpu));
     klock_release();
     return_to_user(&next->ctx);
 }

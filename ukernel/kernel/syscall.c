@@ -32,12 +32,20 @@ extern char syscall_entry[];
 
 void syscall_init_cpu(void)
 {
+    /* User code may use x87/SSE: the core saves and restores it per thread (FXSAVE). */
+    write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP);
+    write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT);
     /* Traps from user mode land on this CPU's kernel stack. */
     gdt_tss(this_cpu()->index)->rsp[0] = this_cpu()->kernel_stack_top;
     wrmsr(MSR_STAR, ((uint64_t)GDT_USER_CS32 << 48) | ((uint64_t)GDT_KERNEL_CS << 32));
     wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)syscall_entry);
     wrmsr(MSR_FMASK, FMASK_CLEAR);
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
+}
+
+static void fpu_save(struct tcb *t)
+{
+    __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[512])t->fpu));
 }
 
 /* Gathers the message words of an invocation: 4 from registers, the rest from the IPC buffer. */
@@ -240,6 +248,7 @@ void syscall_dispatch(void)
     struct tcb *t = sched_current();
     if (t == NULL)
         sched_exit_to_user();   /* the thread was destroyed by another CPU meanwhile */
+    fpu_save(t);
     uint64_t nr = t->ctx.rax;
     if (t->state != THREAD_RUNNABLE) {
         /* Suspended from another CPU while it ran here: redo the call when it resumes. */
@@ -265,6 +274,7 @@ void syscall_user_trap(struct trap_frame *f)
             trap_handle_interrupt(f);
         sched_exit_to_user();
     }
+    fpu_save(t);
     struct user_context *c = &t->ctx;
     /* trap_frame and user_context share the register order; copy the GPRs and iret frame. */
     c->r15 = f->r15; c->r14 = f->r14; c->r13 = f->r13; c->r12 = f->r12;

@@ -76,6 +76,9 @@ struct tcb {
     uint64_t syscall_entry;     /* reflected Linux system calls go here (0: fault instead) */
 
     struct cte slots[TCB_SLOT_COUNT];
+
+    /* x87/SSE state (FXSAVE image): saved on every entry, restored on every exit. */
+    uint8_t fpu[512] __attribute__((aligned(16)));
 };
 
 #define TCB_FLAG_CALL (1u << 0)     /* blocked send is a call (expects a reply) */
