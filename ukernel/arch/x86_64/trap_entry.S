@@ -4,6 +4,8 @@
 /* Vectors for which the CPU pushes an error code. */
 #define HAS_ERROR_CODE(v) ((v) == 8 || ((v) >= 10 && (v) <= 14) || (v) == 17 || (v) == 21 || (v) == 29 || (v) == 30)
 
+#include "gpr_frame.h"
+
     .section .text
     .altmacro
 
@@ -34,21 +36,7 @@ trap_common:
     testb $3, 24(%rsp)              /* CS of the interrupted context */
     jz 1f
     swapgs
-1:  pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+1:  PUSH_GPRS
     cld
     mov %rsp, %rdi
     /* Align the stack for the C ABI; the frame pointer keeps the frame. */
@@ -56,21 +44,7 @@ trap_common:
     and $-16, %rsp
     call trap_dispatch
     mov %rbx, %rsp
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    POP_GPRS
     testb $3, 24(%rsp)
     jz 2f
     swapgs

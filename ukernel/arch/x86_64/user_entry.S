@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* user_entry: SYSCALL entry (saves user state into the current TCB) and the return to user mode. */
+#include "gpr_frame.h"
 #include "percpu.h"
 
 #define USER_CS (0x28 | 3)
@@ -22,21 +23,7 @@ syscall_entry:
     pushq %r11                  /* rflags */
     pushq $USER_CS
     pushq %rcx                  /* rip */
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    PUSH_GPRS
     mov %gs:PERCPU_KERNEL_STACK_TOP, %rsp
     xor %ebp, %ebp
     cld
@@ -47,21 +34,7 @@ syscall_entry:
     .global return_to_user
 return_to_user:
     mov %rdi, %rsp
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    POP_GPRS
     swapgs
     iretq
 
