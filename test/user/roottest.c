@@ -156,6 +156,12 @@ static void test_notifications(void)
     uint64_t werr = hv_wait(ntfn, &bits);
     hvu_check(err == HV_OK && werr == HV_OK && bits == 0x4, "ntfn.wait_blocks_until_signal",
               "start %lu wait %lu bits 0x%lx", err, werr, bits);
+    /* An unbadged signal before anyone waits is kept (seL4's active state): this wait
+     * returns at once; were the signal lost it would block forever and time out. */
+    (void)hv_signal(ntfn);
+    bits = 0x99;
+    werr = hv_wait(ntfn, &bits);
+    hvu_check(werr == HV_OK && bits == 0, "ntfn.unbadged_signal_not_lost", "wait %lu bits 0x%lx", werr, bits);
     /* Rights: a write-only cap cannot wait, a read-only one cannot signal. */
     hvu_check(hv_wait(b1, &bits) == HV_ERR_INSUFFICIENT_RIGHTS, "ntfn.wait_needs_read", "waited on write-only");
     uint64_t ro;

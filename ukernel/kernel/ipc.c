@@ -213,9 +213,8 @@ void ipc_recv(struct tcb *receiver, struct cte *ep_slot, struct cte *reply_slot)
     struct reply *r = reply_slot != NULL ? reply_of(&reply_slot->cap) : NULL;
     struct notification *bound = receiver->bound_ntfn;
 
-    if (bound != NULL && bound->word != 0) {
-        uint64_t bits = bound->word;
-        bound->word = 0;
+    uint64_t bits;
+    if (bound != NULL && notification_take(bound, &bits)) {
         ipc_complete_wait(receiver, bits);
         return;
     }

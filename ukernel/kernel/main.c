@@ -6,6 +6,7 @@
 #include "../arch/x86_64/cpu.h"
 #include "../arch/x86_64/cpu_features.h"
 #include "../arch/x86_64/gdt.h"
+#include "../arch/x86_64/ioapic.h"
 #include "../arch/x86_64/kernel_paging.h"
 #include "../arch/x86_64/lapic.h"
 #include "../arch/x86_64/layout.h"
@@ -98,6 +99,7 @@ void kernel_main(uint32_t magic, uint64_t info_pa)
             ti->bus_hz / 1000, ti->hz, ti->tsc_hz / 1000);
     sched_init();
     smp_boot_aps(&boot_info);
+    ioapic_init();
 
     char suite[32];
     if (bootinfo_cmdline_get(&boot_info, "test", suite, sizeof(suite)))

@@ -14,6 +14,7 @@
 #include "../object/cnode.h"
 #include "../object/endpoint.h"
 #include "../object/ioport.h"
+#include "../object/irq.h"
 #include "../object/notification.h"
 #include "../object/reply.h"
 #include "../object/sched_context.h"
@@ -100,6 +101,10 @@ static void invoke_object(struct tcb *t, struct cte *slot)
     case HV_OBJ_IOPORT:
         err = ioport_invoke(root, slot, label, args, nargs, &out);
         break;
+    case HV_OBJ_IRQ_CONTROL:
+    case HV_OBJ_IRQ_HANDLER:
+        err = irq_invoke(root, slot, label, args, nargs, &out);
+        break;
     default:
         err = HV_ERR_WRONG_TYPE;
         break;
@@ -118,9 +123,8 @@ static void invoke_object(struct tcb *t, struct cte *slot)
 static void do_wait(struct tcb *t, struct cte *slot, bool blocking)
 {
     struct notification *n = notification_of(&slot->cap);
-    if (n->word != 0 || !blocking) {
-        uint64_t bits = n->word;
-        n->word = 0;
+    uint64_t bits = 0;
+    if (notification_take(n, &bits) || !blocking) {
         ipc_complete_wait(t, bits);
         return;
     }

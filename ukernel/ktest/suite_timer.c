@@ -15,14 +15,15 @@ KTEST_SUITE(timer)
     ktest_check(ti->bus_hz >= 1000000u, "calibrated_clock_plausible", "bus_hz=%lu", ti->bus_hz);
     ktest_check(ti->hz == CONFIG_TIMER_HZ, "programmed_rate", "hz=%u", ti->hz);
 
-    /* Ticks against the PIT as reference. The bounds are wide on purpose: emulators
-     * drift, but a timer that is off by 2x or silent is broken. */
+    /* Ticks against the PIT as reference. The bounds are wide on purpose: a loaded host
+     * makes TCG deliver a periodic timer late and merge ticks (seen: half the rate at
+     * 1 kHz with two emulators on two cores), but a timer that is silent or 4x off is broken. */
     uint64_t t0 = lapic_timer_ticks();
     pit_delay_us((uint64_t)WINDOW_MS * 1000u);
     uint64_t ticks = lapic_timer_ticks() - t0;
     uint64_t expected = (uint64_t)CONFIG_TIMER_HZ * WINDOW_MS / 1000u;
     ktest_check(ticks > 0, "timer_ticks", "no timer interrupt in %u ms", WINDOW_MS);
-    ktest_check(ticks >= expected / 2 && ticks <= expected * 2, "tick_rate_matches_calibration",
+    ktest_check(ticks >= expected / 4 && ticks <= expected * 2, "tick_rate_matches_calibration",
                 "%lu ticks in %u ms, expected about %lu", ticks, WINDOW_MS, expected);
 
     irq_disable();

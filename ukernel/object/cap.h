@@ -21,7 +21,7 @@
  *   PML4            kernel address          vspace id              -
  *   PDPT, PD, PT    kernel address          mapped va (if mapped)  vspace id (0 = unmapped)
  *   FRAME           physical base           mapped va              vspace id (0 = unmapped)
- *   IRQ_HANDLER     -                       irq number             -
+ *   IRQ_HANDLER     its line (irq.c)        irq number             -
  *   IOPORT          -                       first | last << 16     -
  *
  * size_bits: untyped size, CNode radix, frame size. guard_bits: CNode guard length.

@@ -7,17 +7,23 @@
 #include "../kernel/assert.h"
 #include "../lib/kstring.h"
 
+/* Links `c` (no parent, no siblings; it may have children of its own) as the newest child of `parent`. */
+static void link_under(struct cte *parent, struct cte *c)
+{
+    c->parent = parent;
+    if (parent == NULL)
+        return;
+    c->next_sibling = parent->first_child;
+    if (parent->first_child != NULL)
+        parent->first_child->prev_sibling = c;
+    parent->first_child = c;
+}
+
 void cdt_insert_child(struct cte *parent, struct cte *child)
 {
     kassert(child->parent == NULL && child->first_child == NULL &&
             child->next_sibling == NULL && child->prev_sibling == NULL);
-    child->parent = parent;
-    if (parent == NULL)
-        return;
-    child->next_sibling = parent->first_child;
-    if (parent->first_child != NULL)
-        parent->first_child->prev_sibling = child;
-    parent->first_child = child;
+    link_under(parent, child);
 }
 
 /* Splices `s` out of its sibling list (parent's first_child updated). */
@@ -44,7 +50,7 @@ void cdt_unlink(struct cte *s)
         c->parent = NULL;
         c->prev_sibling = NULL;
         c->next_sibling = NULL;
-        cdt_insert_child(parent, c);
+        link_under(parent, c);      /* c keeps its own subtree */
         c = next;
     }
     s->first_child = NULL;

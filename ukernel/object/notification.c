@@ -42,6 +42,17 @@ void notification_signal(struct notification *n, uint64_t badge)
         return;
     }
     n->word |= badge;
+    n->active = 1;
+}
+
+bool notification_take(struct notification *n, uint64_t *bits)
+{
+    if (!n->active)
+        return false;
+    *bits = n->word;
+    n->word = 0;
+    n->active = 0;
+    return true;
 }
 
 void notification_finalize(struct notification *n)

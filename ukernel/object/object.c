@@ -8,6 +8,7 @@
 #include "../lib/kstring.h"
 #include "cnode.h"
 #include "endpoint.h"
+#include "irq.h"
 #include "kobj.h"
 #include "notification.h"
 #include "reply.h"
@@ -113,6 +114,7 @@ void object_ref(const struct cap *c)
     case HV_OBJ_ENDPOINT:
     case HV_OBJ_NOTIFICATION:
     case HV_OBJ_REPLY:
+    case HV_OBJ_IRQ_HANDLER:    /* counted on its line (irq.c) */
         kobj_of(c)->caps++;
         break;
     case HV_OBJ_PML4:
@@ -135,7 +137,8 @@ bool object_unref(const struct cap *c)
     case HV_OBJ_SCHED_CONTEXT:
     case HV_OBJ_ENDPOINT:
     case HV_OBJ_NOTIFICATION:
-    case HV_OBJ_REPLY: {
+    case HV_OBJ_REPLY:
+    case HV_OBJ_IRQ_HANDLER: {
         struct kobj *o = kobj_of(c);
         kassert(o->caps > 0);
         return --o->caps == 0;
@@ -170,6 +173,9 @@ void object_finalize(const struct cap *c)
         break;
     case HV_OBJ_PML4:
         vspace_finalize_pml4(c);
+        break;
+    case HV_OBJ_IRQ_HANDLER:
+        irq_handler_finalize(irq_line_of(c));
         break;
     default:
         break;

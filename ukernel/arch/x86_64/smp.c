@@ -88,6 +88,7 @@ extern const char boot_stack_top[];
 static struct cpu_slot cpus[CONFIG_MAX_CPUS];
 static unsigned cpu_count = 1;
 static uint64_t trampoline_pa;
+static const uint8_t *trusted_madt;     /* set once madt_collect() accepted it */
 /* Each AP's kernel stack (the boot CPU keeps the boot stack). */
 static uint8_t ap_stacks[CONFIG_MAX_CPUS - 1][KERNEL_STACK_SIZE] __attribute__((aligned(16)));
 
@@ -417,6 +418,8 @@ void smp_boot_aps(const struct boot_info *bi)
     const uint8_t *madt = madt_find(&why);
     if (madt != NULL)
         why = madt_collect(madt);
+    if (madt != NULL && why == NULL)
+        trusted_madt = madt;
     if (why != NULL) {
         kprintf("smp: %s; continuing on the boot CPU only\n", why);
     } else if (cpu_count > 1) {
@@ -498,6 +501,18 @@ unsigned smp_online_count(void)
 uint64_t smp_trampoline_page(void)
 {
     return trampoline_pa;
+}
+
+unsigned smp_madt_foreach(smp_madt_entry_fn fn, void *ctx)
+{
+    if (trusted_madt == NULL)
+        return 0;
+    /* madt_collect() has checked every entry header and length against the table. */
+    uint32_t length = rd32(trusted_madt + SDT_OFF_LENGTH);
+    unsigned n = 0;
+    for (uint32_t off = MADT_ENTRIES_OFFSET; off < length; off += trusted_madt[off + 1], n++)
+        fn(ctx, trusted_madt[off], trusted_madt + off, trusted_madt[off + 1]);
+    return n;
 }
 
 /* ---- cross-CPU calls ---- */

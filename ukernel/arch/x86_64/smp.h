@@ -73,6 +73,14 @@ unsigned smp_online_count(void);
 uint64_t smp_trampoline_page(void);
 
 /*
+ * Visits each entry of the MADT smp_boot_aps() found and validated (every entry's
+ * header and length checked against the table): fn(ctx, type, entry, length), with
+ * `entry` at the entry's type byte. Returns the entries visited; 0 without a trusted MADT.
+ */
+typedef void (*smp_madt_entry_fn)(void *ctx, uint8_t type, const uint8_t *entry, uint8_t length);
+unsigned smp_madt_foreach(smp_madt_entry_fn fn, void *ctx);
+
+/*
  * Cross-CPU calls through the target's mailbox: smp_call_post() hands fn(arg) to
  * online CPU `cpu`, which runs it in its call-IPI handler (interrupts off), and
  * returns at once; smp_call_wait() waits (bounded) until it has run.

@@ -83,8 +83,26 @@ enum hv_invocation {
     HV_INV_FRAME_MAP = 32,          /* (pml4 cptr, va, attributes); rights from the cap */
     HV_INV_FRAME_UNMAP = 33,
     HV_INV_FRAME_GET_ADDRESS = 34,  /* -> physical address */
-    /* Device authority */
-    HV_INV_IRQ_CONTROL_GET = 40,    /* (irq, dest_cnode, dest_index, dest_depth) */
+    /*
+     * Device authority. IRQ numbers: 0-15 are ISA IRQs, translated through the
+     * ACPI MADT's interrupt source overrides to an I/O APIC input (GSI; e.g. the
+     * PIT's IRQ 0 is GSI 2 on QEMU and Bochs) with the override's trigger and
+     * polarity (default: same GSI, edge, active high; an ISA IRQ whose input
+     * another one was moved onto has none: HV_ERR_RANGE). 16-63 are GSIs (level,
+     * active low unless an override says otherwise). One IRQ_HANDLER cap per line
+     * (GSI): a second GET fails with HV_ERR_ILLEGAL_OPERATION until every cap of
+     * the first is deleted; the handler cap itself may be copied. Handler
+     * invocations need WRITE on the handler cap.
+     * Delivery: the line starts masked; SET_NOTIFICATION binds it (the core keeps
+     * a copy of the notification cap, a child of the one given, which needs
+     * WRITE); ACK unmasks it (needs a binding, else HV_ERR_ILLEGAL_OPERATION).
+     * Each interrupt signals the notification with that cap's badge, or with
+     * 1 << (irq % 64) if it is unbadged; a level-triggered line is masked at each
+     * interrupt until the next ACK, an edge-triggered one stays unmasked. CLEAR
+     * unbinds and masks. Deleting the last handler cap masks, unbinds and frees
+     * the line; revoking the bound notification cap unbinds it.
+     */
+    HV_INV_IRQ_CONTROL_GET = 40,    /* (irq, dest_cnode, dest_index, dest_depth) -> gsi */
     HV_INV_IRQ_HANDLER_SET_NOTIFICATION = 41, /* (notification cptr) */
     HV_INV_IRQ_HANDLER_ACK = 42,
     HV_INV_IRQ_HANDLER_CLEAR = 43,
