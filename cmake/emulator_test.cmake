@@ -5,6 +5,7 @@
 #       [BOOT_DEFAULT]               # boot the default command line (no suite)
 #       [INIT <target>]              # user program booted as the root task ("init" module)
 #       [MODULES <target>...]        # more user programs, each a boot module named like its target
+#       [DATA_MODULES <file>:<name>...]  # more boot modules from files (with INIT)
 #       [EXPECT_LINE <regex>]        # pass once a serial line matches, then stop
 #       [EXPECT_PANIC]               # pass only on the announced fatal fault
 #       [EMULATORS qemu bochs]       # default: both
@@ -21,7 +22,7 @@ set(HV_BOCHS_TIMEOUT 300)
 
 function(hv_emulator_test name)
   cmake_parse_arguments(T "BOOT_DEFAULT;EXPECT_PANIC" "SUITE;EXPECT_LINE;TIMEOUT;SMP;INIT"
-                        "EMULATORS;LABELS;CMDLINE;MODULES" ${ARGN})
+                        "EMULATORS;LABELS;CMDLINE;MODULES;DATA_MODULES" ${ARGN})
   if(NOT T_EMULATORS)
     set(T_EMULATORS qemu bochs)
   endif()
@@ -52,6 +53,9 @@ function(hv_emulator_test name)
       set(init_module --module $<TARGET_FILE:${T_INIT}>:init)
       foreach(m IN LISTS T_MODULES)
         list(APPEND init_module --module $<TARGET_FILE:${m}>:${m})
+      endforeach()
+      foreach(m IN LISTS T_DATA_MODULES)
+        list(APPEND init_module --module ${m})
       endforeach()
     elseif(NOT T_BOOT_DEFAULT)
       string(PREPEND cmdline "test=${T_SUITE} ")

@@ -79,6 +79,9 @@ if(NOT HV_NANOPB_RUNTIME_DIR)
     "source package: run scripts/setup (`make clean` removes them with build/).")
 endif()
 
+# Visible to every directory (servers build their own runtime variant).
+set(HV_NANOPB_RUNTIME_DIR "${HV_NANOPB_RUNTIME_DIR}" CACHE INTERNAL "nanopb runtime sources")
+
 # The generated code and the runtime must be the same nanopb version.
 file(STRINGS "${HV_NANOPB_RUNTIME_DIR}/pb.h" _hv_pb_version REGEX "^#define NANOPB_VERSION ")
 string(REGEX REPLACE ".*\"(.*)\".*" "\\1" _hv_pb_version "${_hv_pb_version}")

@@ -213,7 +213,15 @@ static uint64_t fresh_frame_copy(uint64_t target_pml4, uint64_t va, uint64_t off
     return hvu_map_frame_into(target_pml4, target, va, attributes);
 }
 
-uint64_t hvu_load_module(const struct hv_bootinfo *bi, const char *name, struct hvu_image *img)
+/* Modules already mapped in the root: a module's frame caps can be mapped only once. */
+#define MODULE_MAPS_MAX 16u
+static struct {
+    uint64_t first_frame;
+    uint64_t base;
+} module_maps[MODULE_MAPS_MAX];
+static unsigned module_map_count;
+
+uint64_t hvu_map_module(const struct hv_bootinfo *bi, const char *name, const uint8_t **bytes, uint64_t *size)
 {
     static uint64_t module_va = MODULE_VA;
     const struct hv_module_desc *mod = NULL;
@@ -223,6 +231,15 @@ uint64_t hvu_load_module(const struct hv_bootinfo *bi, const char *name, struct 
     }
     if (mod == NULL)
         return HV_ERR_INVALID_ARGUMENT;
+    *size = mod->size;
+    for (unsigned i = 0; i < module_map_count; i++) {
+        if (module_maps[i].first_frame == mod->frames.start) {
+            *bytes = (const uint8_t *)(uintptr_t)module_maps[i].base;
+            return HV_OK;
+        }
+    }
+    if (module_map_count == MODULE_MAPS_MAX)
+        return HV_ERR_NOT_ENOUGH_MEMORY;
     /* Read the module through its read-only frame caps, mapped once in the root. */
     uint64_t base = module_va;
     for (uint64_t s = mod->frames.start; s < mod->frames.end; s++) {
@@ -231,9 +248,22 @@ uint64_t hvu_load_module(const struct hv_bootinfo *bi, const char *name, struct 
             return err;
     }
     module_va += (mod->frames.end - mod->frames.start + 1) * PAGE;
-    const uint8_t *file = (const uint8_t *)(uintptr_t)base;
+    module_maps[module_map_count].first_frame = mod->frames.start;
+    module_maps[module_map_count].base = base;
+    module_map_count++;
+    *bytes = (const uint8_t *)(uintptr_t)base;
+    return HV_OK;
+}
+
+uint64_t hvu_load_module(const struct hv_bootinfo *bi, const char *name, struct hvu_image *img)
+{
+    const uint8_t *file;
+    uint64_t size;
+    uint64_t map_err = hvu_map_module(bi, name, &file, &size);
+    if (map_err != HV_OK)
+        return map_err;
     struct elf_image elf;
-    if (elf_parse(file, mod->size, 0x10000, 0x0000500000000000ull, &elf) != ELF_OK)
+    if (elf_parse(file, size, 0x10000, 0x0000500000000000ull, &elf) != ELF_OK)
         return HV_ERR_INVALID_ARGUMENT;
 
     uint64_t err;

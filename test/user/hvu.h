@@ -46,6 +46,8 @@ struct hvu_image {
 };
 #define HVU_SPAWN_STACK_TOP 0x00007fff00000000ull
 #define HVU_SPAWN_IPC_VA 0x00007fff00001000ull
+/* Maps boot module `name` read-only in the root (once; later calls return the same mapping). */
+uint64_t hvu_map_module(const struct hv_bootinfo *bi, const char *name, const uint8_t **bytes, uint64_t *size);
 /* Loads the static ELF in boot module `name` (checked with the core's own ELF rules). */
 uint64_t hvu_load_module(const struct hv_bootinfo *bi, const char *name, struct hvu_image *img);
 
