@@ -435,6 +435,43 @@ static void test_smp(const struct hv_bootinfo *bi)
               "delete %lu, worker moved %lu -> %lu", derr, after, remote_count);
 }
 
+/* ---- budget timeout as a fault message ---- */
+
+static volatile uint64_t timeout_spins;
+
+static void timeout_spinner(uint64_t arg)
+{
+    (void)arg;
+    for (;;)
+        timeout_spins++;
+}
+
+static void test_budget_timeout_fault(void)
+{
+    uint64_t err;
+    uint64_t ep = hvu_retype(HV_OBJ_ENDPOINT, 0, &err);
+    uint64_t reply = hvu_retype(HV_OBJ_REPLY, 0, &err);
+    uint64_t badged;
+    (void)hvu_mint(ep, HV_RIGHT_WRITE | HV_RIGHT_GRANT_REPLY, 0x7e, &badged);
+    struct hvu_thread t;
+    /* Below the root: it runs while the root waits for its fault. */
+    err = hvu_thread_start(&t, timeout_spinner, 0, 100, badged, 2000, 10000);
+    uint64_t cfg[3] = { 2000, 10000, 1 };      /* timeout_fault = 1 */
+    uint64_t cerr = hvu_invoke(t.sc, HV_INV_SC_CONFIGURE, 3, cfg, NULL);
+    struct hv_msg m = { 0, 0, { 0, 0, 0, 0 } };
+    uint64_t rerr = hv_recv(ep, reply, &m);
+    hvu_check(err == HV_OK && cerr == HV_OK && rerr == HV_OK && hv_tag_label(m.tag) == HV_FAULT_TIMEOUT &&
+                  m.badge == 0x7e && m.w[0] >= 1000,
+              "sched.budget_timeout_is_a_fault_message", "start %lu cfg %lu recv %lu label %lu badge 0x%lx used %lu us",
+              err, cerr, rerr, hv_tag_label(m.tag), m.badge, m.w[0]);
+    uint64_t bad[3] = { 5000, 1000, 0 };       /* budget above period */
+    hvu_check(hvu_invoke(t.sc, HV_INV_SC_CONFIGURE, 3, bad, NULL) == HV_ERR_RANGE,
+              "sched.budget_above_period_rejected", "accepted");
+    m = (struct hv_msg){ hv_tag(HV_FAULT_STOP, 0, 0), 0, { 0, 0, 0, 0 } };
+    (void)hv_send(reply, &m);
+    (void)hvu_delete(t.tcb);
+}
+
 void user_main(const struct hv_bootinfo *bi);
 
 void user_main(const struct hv_bootinfo *bi)
@@ -449,6 +486,7 @@ void user_main(const struct hv_bootinfo *bi)
     test_faults();
     test_cap_transfer();
     test_budgets();
+    test_budget_timeout_fault();
     test_fpu();
     test_smp(bi);
     hvu_finish();
