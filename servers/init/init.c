@@ -139,14 +139,13 @@ static uint64_t rights_of(const hv_manifest_Capability *c)
 /* Copies / mints / moves init's cap `src` into slot `dest` of a server's CNode. */
 static uint64_t put(uint64_t cnode, uint64_t dest, uint64_t src, uint64_t rights, uint64_t badge, bool mint)
 {
-    uint64_t args[7] = { dest, INIT_SERVER_CNODE_RADIX, HV_ROOT_CNODE, src, 64, rights, badge };
-    return hvu_invoke(cnode, mint ? HV_INV_CNODE_MINT : HV_INV_CNODE_COPY, mint ? 7u : 6u, args, NULL);
+    return mint ? hvu_give_mint(cnode, INIT_SERVER_CNODE_RADIX, dest, src, rights, badge)
+                : hvu_give_copy(cnode, INIT_SERVER_CNODE_RADIX, dest, src, rights);
 }
 
 static uint64_t move_in(uint64_t cnode, uint64_t dest, uint64_t src)
 {
-    uint64_t args[5] = { dest, INIT_SERVER_CNODE_RADIX, HV_ROOT_CNODE, src, 64 };
-    return hvu_invoke(cnode, HV_INV_CNODE_MOVE, 5, args, NULL);
+    return hvu_give_move(cnode, INIT_SERVER_CNODE_RADIX, dest, src);
 }
 
 static int server_index(const char *name)

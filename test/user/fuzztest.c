@@ -55,17 +55,15 @@ static void fault_handler(uint64_t arg)
     }
 }
 
-/* Copies root cap `src` into the hostile's CNode slot `dest` with `rights` (via its unguarded cap). */
+/* Copies / moves root cap `src` into the hostile's CNode slot `dest` (via its unguarded cap). */
 static uint64_t give(uint64_t hostile_cnode, uint64_t src, uint64_t dest, uint64_t rights)
 {
-    uint64_t args[6] = { dest, HOSTILE_CNODE_RADIX, HV_ROOT_CNODE, src, 64, rights };
-    return hvu_invoke(hostile_cnode, HV_INV_CNODE_COPY, 6, args, NULL);
+    return hvu_give_copy(hostile_cnode, HOSTILE_CNODE_RADIX, dest, src, rights);
 }
 
 static uint64_t move_to(uint64_t hostile_cnode, uint64_t src, uint64_t dest)
 {
-    uint64_t args[5] = { dest, HOSTILE_CNODE_RADIX, HV_ROOT_CNODE, src, 64 };
-    return hvu_invoke(hostile_cnode, HV_INV_CNODE_MOVE, 5, args, NULL);
+    return hvu_give_move(hostile_cnode, HOSTILE_CNODE_RADIX, dest, src);
 }
 
 static bool echo_alive(void)

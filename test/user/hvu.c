@@ -122,6 +122,25 @@ uint64_t hvu_mint(uint64_t src, uint64_t rights, uint64_t badge, uint64_t *dest_
     return hvu_invoke(HV_ROOT_CNODE, HV_INV_CNODE_MINT, 7, args, NULL);
 }
 
+uint64_t hvu_give_copy(uint64_t cnode, unsigned radix, uint64_t dest, uint64_t src, uint64_t rights)
+{
+    uint64_t args[6] = { dest, radix, HV_ROOT_CNODE, src, 64, rights };
+    return hvu_invoke(cnode, HV_INV_CNODE_COPY, 6, args, NULL);
+}
+
+uint64_t hvu_give_mint(uint64_t cnode, unsigned radix, uint64_t dest, uint64_t src, uint64_t rights,
+                       uint64_t badge)
+{
+    uint64_t args[7] = { dest, radix, HV_ROOT_CNODE, src, 64, rights, badge };
+    return hvu_invoke(cnode, HV_INV_CNODE_MINT, 7, args, NULL);
+}
+
+uint64_t hvu_give_move(uint64_t cnode, unsigned radix, uint64_t dest, uint64_t src)
+{
+    uint64_t args[5] = { dest, radix, HV_ROOT_CNODE, src, 64 };
+    return hvu_invoke(cnode, HV_INV_CNODE_MOVE, 5, args, NULL);
+}
+
 uint64_t hvu_delete(uint64_t slot)
 {
     uint64_t args[2] = { slot, 64 };

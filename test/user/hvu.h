@@ -27,6 +27,14 @@ uint64_t hvu_copy(uint64_t src, uint64_t rights, uint64_t *dest_out);
 uint64_t hvu_mint(uint64_t src, uint64_t rights, uint64_t badge, uint64_t *dest_out);
 uint64_t hvu_delete(uint64_t slot);
 uint64_t hvu_revoke(uint64_t slot);
+/*
+ * Put root cap `src` into slot `dest` of another CNode, named by its unguarded cap
+ * `cnode` of 2^radix slots: a copy with `rights`, a mint with `rights` and `badge`, or a move.
+ */
+uint64_t hvu_give_copy(uint64_t cnode, unsigned radix, uint64_t dest, uint64_t src, uint64_t rights);
+uint64_t hvu_give_mint(uint64_t cnode, unsigned radix, uint64_t dest, uint64_t src, uint64_t rights,
+                       uint64_t badge);
+uint64_t hvu_give_move(uint64_t cnode, unsigned radix, uint64_t dest, uint64_t src);
 /* Maps a fresh frame at va (creating page tables as needed); returns the frame slot or 0. */
 uint64_t hvu_map_new_frame(uint64_t va, bool writable);
 

@@ -3,26 +3,13 @@
 #include "bootinfo.h"
 
 #include "../lib/kstring.h"
+#include "../lib/unaligned.h"
 
 #define MB2_TAG_ALIGN 8u
 #define MB2_HEADER_BYTES 8u         /* total_size + reserved */
 #define MB2_TAG_HEADER_BYTES 8u     /* type + size */
 #define MB2_MMAP_ENTRY_MIN 24u      /* base, length, type, reserved */
 #define MB2_MAX_TOTAL_SIZE (1u << 20)  /* far above anything a loader produces */
-
-static uint32_t rd32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof(v));
-    return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof(v));
-    return v;
-}
 
 /* Copies a string that must end inside [src, src+avail); truncates to the destination. */
 static void copy_bounded_string(char *dst, size_t dst_size, const uint8_t *src, size_t avail)

@@ -5,6 +5,7 @@
 #include "../../kernel/console.h"
 #include "../../kernel/spinlock.h"
 #include "../../lib/kstring.h"
+#include "../../lib/unaligned.h"
 #include "kernel_paging.h"
 #include "lapic.h"
 #include "smp.h"
@@ -73,20 +74,6 @@ static struct isa_override overrides[IOAPIC_ISA_IRQS];
 static uint32_t dest_apic_id;
 /* Register access is an index write then a data access: one CPU at a time. */
 static struct spinlock reg_lock = SPINLOCK_INIT;
-
-static uint32_t rd32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof(v));
-    return v;
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-    uint16_t v;
-    memcpy(&v, p, sizeof(v));
-    return v;
-}
 
 /* Caller holds reg_lock (or runs alone at boot). */
 static uint32_t reg_read(const struct ioapic *io, uint32_t reg)

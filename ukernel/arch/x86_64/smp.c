@@ -9,6 +9,7 @@
 #include "../../kernel/spinlock.h"
 #include "../../kernel/syscall.h"
 #include "../../lib/kstring.h"
+#include "../../lib/unaligned.h"
 #include "cpu.h"
 #include "gdt.h"
 #include "kernel_paging.h"
@@ -91,20 +92,6 @@ static uint64_t trampoline_pa;
 static const uint8_t *trusted_madt;     /* set once madt_collect() accepted it */
 /* Each AP's kernel stack (the boot CPU keeps the boot stack). */
 static uint8_t ap_stacks[CONFIG_MAX_CPUS - 1][KERNEL_STACK_SIZE] __attribute__((aligned(16)));
-
-static uint32_t rd32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof(v));
-    return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof(v));
-    return v;
-}
 
 static bool checksum_ok(const uint8_t *p, size_t length)
 {
