@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/* vcpu_arch: the one interface behind which vcpu_svm.c (AMD VMCB) and vcpu_vmx.c (Intel VMCS) sit. */
+#ifndef HV_ARCH_VCPU_ARCH_H
+#define HV_ARCH_VCPU_ARCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <hv/vcpu.h>
+
+/*
+ * The VCPU object (object/vcpu.c) owns policy-free bookkeeping (binding to a TCB,
+ * GuestMemory, transfer masks, shadow paging); everything that touches a VMCB or a
+ * VMCS is here, in one of two backends selected once at boot from the CPU's
+ * features. Nothing above this interface names SVM or VMX.
+ *
+ * Memory: the core has no heap. The object hands the backend the physical pages
+ * it needs (VMCB or VMCS, I/O and MSR permission bitmaps), carved from the
+ * untyped memory the VCPU was retyped from; their sizes are vcpu_arch_pages().
+ */
+
+enum vcpu_backend {
+    VCPU_BACKEND_NONE = 0,
+    VCPU_BACKEND_SVM,
+    VCPU_BACKEND_VMX,
+};
+
+/* Backend-private per-vCPU state; sized for both so the object needs no union games. */
+struct vcpu_arch {
+    uint64_t control_pa;        /* VMCB or VMCS */
+    uint64_t iopm_pa;           /* I/O permission bitmap (SVM 12 KiB, VMX 8 KiB A+B) */
+    uint64_t msrpm_pa;          /* MSR permission bitmap (SVM 8 KiB, VMX 4 KiB) */
+    /* Guest registers the hardware does not keep in the VMCB/VMCS. */
+    uint64_t gpr[16];           /* indexed as the ModRM register number; [4] (rsp) unused */
+    uint64_t cr2;               /* VMX keeps no guest CR2: restored around entry */
+    int32_t loaded_cpu;         /* VMX: CPU whose VMCS pointer holds this one, -1 none */
+    uint32_t launched;          /* VMX: VMLAUNCH done since the last VMCLEAR */
+    uint64_t raw_exit;          /* last backend exit code (for reports) */
+};
+
+/* Which backend runs on this machine (after vcpu_arch_init). */
+enum vcpu_backend vcpu_arch_backend(void);
+bool vcpu_arch_nested_paging(void);    /* NPT / EPT available */
+
+/* Boot CPU, once: pick the backend. Then on every CPU: enable it (EFER.SVME + host
+ * save area, or feature control + VMXON). Returns false with a console message if
+ * the CPU cannot (the core then runs without VCPU objects). */
+bool vcpu_arch_init(void);
+bool vcpu_arch_cpu_enable(unsigned cpu);
+
+/* Bytes of backend pages one vCPU needs, each a 4 KiB-aligned contiguous run. */
+uint64_t vcpu_arch_pages(void);
+
+/*
+ * Sets up a vCPU in `pages` (physical, zeroed, vcpu_arch_pages() bytes): every
+ * exit the core must see is intercepted (CPUID, HLT, I/O, MSR, VMCALL, shutdown,
+ * INVLPG and CR3 writes when shadow paging), guest starts in the architectural
+ * reset state (real mode, CS:IP = f000:fff0), asid/vpid `tag` (non-zero).
+ */
+void vcpu_arch_setup(struct vcpu_arch *v, uint64_t pages_pa, uint32_t tag);
+
+/* Nested paging root (NPT: a PML4 in x86-64 format; EPT: an EPT PML4) or, with
+ * shadow paging, the shadow root the guest runs on. */
+void vcpu_arch_set_nested_root(struct vcpu_arch *v, uint64_t root_pa);
+void vcpu_arch_set_shadow_root(struct vcpu_arch *v, uint64_t shadow_cr3);
+
+/* Copy guest state in (the groups in s->mtd) and out (groups in `mtd`). */
+void vcpu_arch_state_write(struct vcpu_arch *v, const struct hv_vcpu_state *s);
+void vcpu_arch_state_read(struct vcpu_arch *v, uint64_t mtd, struct hv_vcpu_state *s);
+
+/* Intercept a guest exception vector (bit per vector) or stop intercepting it. */
+void vcpu_arch_set_exception_intercepts(struct vcpu_arch *v, uint32_t vector_bitmap);
+
+/* A normalized exit, as the message words of hv/vcpu.h. */
+struct vcpu_exit {
+    enum hv_exit_reason reason;
+    uint64_t qualification;
+    uint64_t address;
+    uint64_t instruction_length;
+};
+
+/*
+ * Enters the guest on this CPU with interrupts off and returns at the next exit.
+ * A host interrupt arriving while the guest runs ends the run with reason
+ * HV_EXIT_NONE (the core handles the interrupt and re-enters or schedules).
+ */
+void vcpu_arch_run(struct vcpu_arch *v, struct vcpu_exit *exit);
+
+/* VMX: make the VMCS not current on the CPU holding it (before migration or free). */
+void vcpu_arch_release(struct vcpu_arch *v);
+
+#endif
