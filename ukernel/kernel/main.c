@@ -12,6 +12,7 @@
 #include "../arch/x86_64/layout.h"
 #include "../arch/x86_64/smp.h"
 #include "../arch/x86_64/trap.h"
+#include "../arch/x86_64/vcpu_arch.h"
 #include "../ktest/ktest.h"
 #include "bootinfo.h"
 #include "config.h"
@@ -98,6 +99,9 @@ void kernel_main(uint32_t magic, uint64_t info_pa)
     kprintf("timer: local APIC %u, clock %lu kHz, %u Hz periodic; TSC %lu kHz\n", lapic_id(),
             ti->bus_hz / 1000, ti->hz, ti->tsc_hz / 1000);
     sched_init();
+    /* Before the APs start: each enables the chosen backend on itself in ap_main. */
+    if (vcpu_arch_init() && !vcpu_arch_cpu_enable(0))
+        kprintf("vcpu: cpu 0 could not enable %s\n", vcpu_arch_name());
     smp_boot_aps(&boot_info);
     ioapic_init();
 

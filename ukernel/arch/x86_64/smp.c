@@ -17,6 +17,7 @@
 #include "layout.h"
 #include "pit.h"
 #include "trap.h"
+#include "vcpu_arch.h"
 
 /* ---- ACPI (ACPI 6.5 specification, 5.2.5 - 5.2.12) ---- */
 #define RSDP_SIGNATURE "RSD PTR "
@@ -454,6 +455,8 @@ void ap_main(unsigned cpu)
     lapic_init();
     lapic_timer_start(CONFIG_TIMER_HZ);
     irq_enable();
+    if (vcpu_arch_backend() != VCPU_BACKEND_NONE && !vcpu_arch_cpu_enable(cpu))
+        kprintf("vcpu: cpu %u could not enable %s\n", cpu, vcpu_arch_name());
     atomic_store_release_u32(&this_cpu()->online, 1);
     /* From here the AP is the scheduler's: it runs threads whose affinity names it. */
     syscall_init_cpu();

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <hv/vcpu.h>
+#include "../../include/hv/vcpu.h"
 
 /*
  * The VCPU object (object/vcpu.c) owns policy-free bookkeeping (binding to a TCB,
@@ -38,8 +38,46 @@ struct vcpu_arch {
     uint64_t raw_exit;          /* last backend exit code (for reports) */
 };
 
-/* Which backend runs on this machine (after vcpu_arch_init). */
+/* A normalized exit, as the message words of hv/vcpu.h. */
+struct vcpu_exit {
+    enum hv_exit_reason reason;
+    uint64_t qualification;
+    uint64_t address;
+    uint64_t instruction_length;
+};
+
+struct cpu_features;
+
+/*
+ * What a backend provides. Each backend file defines one `const struct
+ * vcpu_arch_ops` and registers it with VCPU_BACKEND(); vcpu_arch.c picks the
+ * first whose probe() accepts the boot CPU. The entries mean exactly what the
+ * vcpu_arch_* wrappers below document.
+ */
+struct vcpu_arch_ops {
+    const char *name;                   /* "svm" / "vmx", for the console */
+    enum vcpu_backend backend;
+    bool (*probe)(const struct cpu_features *f);
+    bool (*nested_paging)(void);
+    bool (*cpu_enable)(unsigned cpu);
+    uint64_t (*pages)(void);
+    void (*setup)(struct vcpu_arch *v, uint64_t pages_pa, uint32_t tag);
+    void (*set_nested_root)(struct vcpu_arch *v, uint64_t root_pa);
+    void (*set_shadow_root)(struct vcpu_arch *v, uint64_t shadow_cr3);
+    void (*state_write)(struct vcpu_arch *v, const struct hv_vcpu_state *s);
+    void (*state_read)(struct vcpu_arch *v, uint64_t mtd, struct hv_vcpu_state *s);
+    void (*set_exception_intercepts)(struct vcpu_arch *v, uint32_t vector_bitmap);
+    void (*run)(struct vcpu_arch *v, struct vcpu_exit *exit);
+    void (*release)(struct vcpu_arch *v);
+};
+
+#define VCPU_BACKEND(ops)                                                                  \
+    static const struct vcpu_arch_ops *const vcpu_backend_##ops                            \
+        __attribute__((used, section(".vcpu_backends"))) = &(ops)
+
+/* Which backend runs on this machine (after vcpu_arch_init); NONE if neither. */
 enum vcpu_backend vcpu_arch_backend(void);
+const char *vcpu_arch_name(void);
 bool vcpu_arch_nested_paging(void);    /* NPT / EPT available */
 
 /* Boot CPU, once: pick the backend. Then on every CPU: enable it (EFER.SVME + host
@@ -48,14 +86,14 @@ bool vcpu_arch_nested_paging(void);    /* NPT / EPT available */
 bool vcpu_arch_init(void);
 bool vcpu_arch_cpu_enable(unsigned cpu);
 
-/* Bytes of backend pages one vCPU needs, each a 4 KiB-aligned contiguous run. */
+/* Bytes of backend pages one vCPU needs, a 4 KiB-aligned contiguous run. */
 uint64_t vcpu_arch_pages(void);
 
 /*
- * Sets up a vCPU in `pages` (physical, zeroed, vcpu_arch_pages() bytes): every
- * exit the core must see is intercepted (CPUID, HLT, I/O, MSR, VMCALL, shutdown,
- * INVLPG and CR3 writes when shadow paging), guest starts in the architectural
- * reset state (real mode, CS:IP = f000:fff0), asid/vpid `tag` (non-zero).
+ * Sets up a vCPU in `pages_pa` (physical, zeroed, vcpu_arch_pages() bytes): every
+ * exit the core must see is intercepted (CPUID, HLT, I/O, MSR, VMCALL, shutdown;
+ * INVLPG and CR3 accesses when shadow paging), the guest starts in the
+ * architectural reset state (real mode, CS:IP = f000:fff0), ASID/VPID `tag` (non-zero).
  */
 void vcpu_arch_setup(struct vcpu_arch *v, uint64_t pages_pa, uint32_t tag);
 
@@ -68,20 +106,12 @@ void vcpu_arch_set_shadow_root(struct vcpu_arch *v, uint64_t shadow_cr3);
 void vcpu_arch_state_write(struct vcpu_arch *v, const struct hv_vcpu_state *s);
 void vcpu_arch_state_read(struct vcpu_arch *v, uint64_t mtd, struct hv_vcpu_state *s);
 
-/* Intercept a guest exception vector (bit per vector) or stop intercepting it. */
+/* Intercept guest exception vectors (bit per vector); 0 stops intercepting them. */
 void vcpu_arch_set_exception_intercepts(struct vcpu_arch *v, uint32_t vector_bitmap);
 
-/* A normalized exit, as the message words of hv/vcpu.h. */
-struct vcpu_exit {
-    enum hv_exit_reason reason;
-    uint64_t qualification;
-    uint64_t address;
-    uint64_t instruction_length;
-};
-
 /*
- * Enters the guest on this CPU with interrupts off and returns at the next exit.
- * A host interrupt arriving while the guest runs ends the run with reason
+ * Enters the guest on this CPU with host interrupts off and returns at the next
+ * exit. A host interrupt arriving while the guest runs ends the run with reason
  * HV_EXIT_NONE (the core handles the interrupt and re-enters or schedules).
  */
 void vcpu_arch_run(struct vcpu_arch *v, struct vcpu_exit *exit);
