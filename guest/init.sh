@@ -1,0 +1,21 @@
+#!/bin/busybox sh
+# init: PID 1 of the default VM's initramfs: busybox applets, the usual mounts, then either
+# the scripted workload (hv.workload=1 on the kernel command line) or a shell on the console.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mkdir -p /proc /sys /dev /tmp
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs tmpfs /tmp
+
+# The marker tests and benchmarks wait for (same text in a VM and on bare metal).
+echo "hv-guest: userspace up"
+
+if grep -q 'hv.workload=1' /proc/cmdline; then
+    /bin/workload.sh
+    poweroff -f
+fi
+
+echo "hv-guest: shell ready (poweroff to stop this VM)"
+exec setsid cttyhack sh -l

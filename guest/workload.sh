@@ -1,0 +1,53 @@
+#!/bin/sh
+# workload: the default VM's scripted self-test: busybox commands, a fork/exec loop and tmpfs
+# file I/O, each reported as PASS:/FAIL: with a SUMMARY line, plus timing lines for benchmarks.
+tests=0
+failures=0
+check() {   # check <name> <command...>: PASS if the command succeeds
+    name=$1; shift
+    tests=$((tests + 1))
+    if "$@" >/tmp/check.out 2>&1; then
+        echo "PASS: linux.$name"
+    else
+        failures=$((failures + 1))
+        echo "FAIL: linux.$name: $(head -c 200 /tmp/check.out)"
+    fi
+}
+
+# Kernel and userspace basics.
+check uname sh -c '[ "$(uname -s)" = Linux ] && [ "$(uname -m)" = x86_64 ]'
+check cpus sh -c 'grep -c ^processor /proc/cpuinfo | grep -qx "${HV_EXPECT_CPUS:-[0-9]*}"'
+check meminfo sh -c 'awk "/MemTotal/ { exit !(\$2 > 65536) }" /proc/meminfo'
+check text_tools sh -c '[ "$(printf "b\na\nc\n" | sort | tr "\n" " " | sed "s/ $//")" = "a b c" ]'
+check arithmetic sh -c '[ $((6 * 7)) -eq 42 ] && [ "$(expr 2 \* 2 \* 2)" = 8 ]'
+
+# Fork/exec loop: N child processes, each an exec of a separate binary (busybox applet).
+loops=${HV_FORK_LOOPS:-500}
+start=$(cut -d' ' -f1 /proc/uptime)
+i=0
+while [ $i -lt "$loops" ]; do
+    /bin/true || break
+    i=$((i + 1))
+done
+end=$(cut -d' ' -f1 /proc/uptime)
+check forkexec_count [ "$i" -eq "$loops" ]
+echo "hv-guest: forkexec $loops loops in $(awk "BEGIN { print $end - $start }") s"
+
+# tmpfs: write 4 MiB of pseudo-random data, read it back, compare checksums, then delete.
+check tmpfs_write dd if=/dev/urandom of=/tmp/data bs=64k count=64
+check tmpfs_size sh -c '[ "$(wc -c < /tmp/data)" -eq 4194304 ]'
+sum1=$(md5sum < /tmp/data)
+check tmpfs_copy cp /tmp/data /tmp/data2
+check tmpfs_readback sh -c "[ \"\$(md5sum < /tmp/data2)\" = \"$sum1\" ]"
+check tmpfs_many_files sh -c 'mkdir /tmp/d && for n in $(seq 1 200); do echo $n > /tmp/d/f$n; done && [ "$(cat /tmp/d/f* | wc -l)" -eq 200 ]'
+check tmpfs_remove sh -c 'rm -r /tmp/data /tmp/data2 /tmp/d && [ ! -e /tmp/data ]'
+
+# CPU-bound loop for the guest_cpu benchmark (shell arithmetic, no system calls inside).
+start=$(cut -d' ' -f1 /proc/uptime)
+n=0; acc=0
+while [ $n -lt 20000 ]; do acc=$(((acc * 31 + n) % 1000003)); n=$((n + 1)); done
+end=$(cut -d' ' -f1 /proc/uptime)
+check cpu_loop [ "$acc" -ne 0 ]
+echo "hv-guest: cpu loop in $(awk "BEGIN { print $end - $start }") s"
+
+echo "SUMMARY: $tests tests, $failures failures"
