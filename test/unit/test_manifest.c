@@ -226,7 +226,7 @@ static void second_service(void)
     add_cap("blk", 30, hv_manifest_Capability_service_tag);
 }
 
-static void irq_too_high(void) { cap_at("blk", 19)->kind.irq.line = 256; }
+static void irq_too_high(void) { cap_at("blk", 19)->kind.irq.line = 64; }
 static void irq_twice(void) { cap_at("net", 19)->kind.irq.line = 14; }
 static void ioports_zero(void) { cap_at("blk", 18)->kind.io_ports.count = 0; }
 
@@ -424,7 +424,7 @@ static void test_edges_accepted(void **state)
     io->kind.io_ports.count = 0x40;
     Capability *ut = cap_at("sched", 18);
     ut->kind.untyped.size_bytes = 1ull << 47;
-    cap_at("blk", 19)->kind.irq.line = 255;
+    cap_at("blk", 19)->kind.irq.line = 63;
     cap_at("blk", 21)->slot = 4095;
     srv("sched")->priority = 255;
     srv("sched")->budget_us = srv("sched")->period_us;

@@ -19,7 +19,8 @@
 
 static const struct hv_bootinfo *boot;
 static uint64_t next_slot, slot_end;
-static uint64_t untyped_cursor;
+static uint64_t untyped_cursor, untyped_used;   /* untyped_used: the cursor's watermark, mirrored */
+static struct hvu_pool *pool;                     /* NULL: the root's own memory and slots */
 static uint64_t com1_cap, exit_cap, bochs_exit_cap;
 static uint64_t next_region = THREAD_REGION_BASE;
 static unsigned checks, failures;
@@ -87,23 +88,156 @@ void hvu_init(const struct hv_bootinfo *bi)
 
 uint64_t hvu_alloc_slot(void)
 {
+    if (pool != NULL)
+        return pool->slot_next < pool->slot_end ? pool->slot_next++ : 0;
     return next_slot < slot_end ? next_slot++ : 0;
+}
+
+/* Gives back `slot` if it is the last one handed out (a failed retype left it empty). */
+static void unalloc_slot(uint64_t slot)
+{
+    if (pool != NULL && slot != 0 && slot + 1 == pool->slot_next)
+        pool->slot_next--;
+    else if (pool == NULL && slot != 0 && slot + 1 == next_slot)
+        next_slot--;
+}
+
+unsigned hvu_object_bits(uint64_t type, uint64_t size_bits)
+{
+    switch (type) {
+    case HV_OBJ_UNTYPED:
+        return (unsigned)size_bits;
+    case HV_OBJ_CNODE:
+        return (unsigned)size_bits + HV_CNODE_SLOT_BITS;
+    case HV_OBJ_TCB:
+        return HV_TCB_BITS;
+    case HV_OBJ_SCHED_CONTEXT:
+        return HV_SCHED_CONTEXT_BITS;
+    case HV_OBJ_ENDPOINT:
+        return HV_ENDPOINT_BITS;
+    case HV_OBJ_NOTIFICATION:
+        return HV_NOTIFICATION_BITS;
+    case HV_OBJ_REPLY:
+        return HV_REPLY_BITS;
+    case HV_OBJ_PML4:
+    case HV_OBJ_PDPT:
+    case HV_OBJ_PD:
+    case HV_OBJ_PT:
+        return HV_PAGE_TABLE_BITS;
+    default:
+        return HV_FRAME_BITS;
+    }
+}
+
+/* The core's watermark after placing an object of `size` (a power of two) at `used`. */
+static uint64_t watermark_after(uint64_t used, uint64_t size)
+{
+    return ((used + size - 1) & ~(size - 1)) + size;
 }
 
 uint64_t hvu_retype(uint64_t type, uint64_t size_bits, uint64_t *err)
 {
     uint64_t slot = hvu_alloc_slot();
     uint64_t e = HV_ERR_NOT_ENOUGH_MEMORY;
-    /* Walk the untyped caps from the largest remembered one; move on when one is full. */
-    for (; untyped_cursor < boot->untyped_count; untyped_cursor++) {
-        uint64_t args[6] = { type, size_bits, HV_ROOT_CNODE, slot, 64, 1 };
-        e = hvu_invoke(boot->untyped.start + untyped_cursor, HV_INV_UNTYPED_RETYPE, 6, args, NULL);
-        if (e != HV_ERR_NOT_ENOUGH_MEMORY)
-            break;
+    uint64_t size = 1ull << hvu_object_bits(type, size_bits);
+    uint64_t args[6] = { type, size_bits, HV_ROOT_CNODE, slot, 64, 1 };
+    if (slot == 0) {
+        /* no slot left: nothing to retype into */
+    } else if (pool != NULL) {
+        e = hvu_invoke(pool->untyped, HV_INV_UNTYPED_RETYPE, 6, args, NULL);
+        if (e == HV_OK)
+            pool->used = watermark_after(pool->used, size);
+    } else {
+        /* Walk the untyped caps from the largest remembered one; move on when one is full. */
+        while (untyped_cursor < boot->untyped_count) {
+            if (!boot->untyped_list[untyped_cursor].is_device) {
+                e = hvu_invoke(boot->untyped.start + untyped_cursor, HV_INV_UNTYPED_RETYPE, 6, args, NULL);
+                if (e == HV_OK)
+                    untyped_used = watermark_after(untyped_used, size);
+                if (e != HV_ERR_NOT_ENOUGH_MEMORY)
+                    break;
+            }
+            untyped_cursor++;
+            untyped_used = 0;
+        }
     }
     if (err != NULL)
         *err = e;
+    if (e != HV_OK)
+        unalloc_slot(slot);
     return e == HV_OK ? slot : 0;
+}
+
+uint64_t hvu_free_bytes(void)
+{
+    uint64_t total = 0;
+    for (uint64_t i = untyped_cursor; i < boot->untyped_count; i++) {
+        if (!boot->untyped_list[i].is_device)
+            total += (1ull << boot->untyped_list[i].size_bits) - (i == untyped_cursor ? untyped_used : 0);
+    }
+    return total;
+}
+
+uint64_t hvu_free_slots(void)
+{
+    return slot_end - next_slot;
+}
+
+struct hvu_pool *hvu_pool_use(struct hvu_pool *p)
+{
+    struct hvu_pool *prev = pool;
+    pool = p;
+    return prev;
+}
+
+uint64_t hvu_pool_create(struct hvu_pool *p, unsigned size_bits, uint64_t slots)
+{
+    struct hvu_pool *prev = hvu_pool_use(NULL);
+    uint64_t err = HV_ERR_NOT_ENOUGH_MEMORY;
+    p->untyped = hvu_retype(HV_OBJ_UNTYPED, size_bits, &err);
+    if (p->untyped != 0 && slot_end - next_slot >= slots) {
+        p->size_bits = size_bits;
+        p->used = 0;
+        p->slot_first = p->slot_next = next_slot;
+        p->slot_end = next_slot + slots;
+        next_slot += slots;
+        err = HV_OK;
+    } else if (p->untyped != 0) {
+        err = HV_ERR_NOT_ENOUGH_MEMORY;     /* memory but no slots: the untyped stays unused */
+    }
+    (void)hvu_pool_use(prev);
+    return err;
+}
+
+uint64_t hvu_pool_reset(struct hvu_pool *p)
+{
+    uint64_t err = hvu_revoke(p->untyped);
+    /* What revoke did not reach: caps derived from objects outside the pool (control caps, init's own). */
+    for (uint64_t s = p->slot_first; s < p->slot_next; s++)
+        (void)hvu_delete(s);
+    p->slot_next = p->slot_first;
+    p->used = 0;
+    if (err != HV_OK)
+        return err;
+    /* The proof: with no child left the core restarts at 0, so the whole pool is one free block. */
+    uint64_t args[6] = { HV_OBJ_UNTYPED, p->size_bits, HV_ROOT_CNODE, p->slot_first, 64, 1 };
+    err = hvu_invoke(p->untyped, HV_INV_UNTYPED_RETYPE, 6, args, NULL);
+    if (err != HV_OK)
+        return err;
+    return hvu_delete(p->slot_first);
+}
+
+uint64_t hvu_prepare_va(uint64_t va)
+{
+    uint64_t err;
+    uint64_t f = hvu_retype(HV_OBJ_FRAME, 0, &err);
+    if (f == 0)
+        return err;
+    err = hvu_map_frame_into(HV_ROOT_VSPACE, f, va, 0);
+    if (err != HV_OK)
+        return err;
+    (void)hvu_invoke(f, HV_INV_FRAME_UNMAP, 0, NULL, NULL);
+    return hvu_delete(f);
 }
 
 uint64_t hvu_copy(uint64_t src, uint64_t rights, uint64_t *dest_out)
@@ -201,7 +335,6 @@ uint64_t hvu_map_frame_into(uint64_t pml4, uint64_t frame, uint64_t va, uint64_t
     return hvu_invoke(frame, HV_INV_FRAME_MAP, 3, args, NULL);
 }
 
-#define SCRATCH_VA 0x0000600000000000ull    /* where the root maps pages it is filling */
 #define MODULE_VA 0x0000610000000000ull     /* where the root maps a module it is reading */
 
 /*
@@ -217,9 +350,9 @@ static uint64_t fresh_frame_copy(uint64_t target_pml4, uint64_t va, uint64_t off
     uint64_t f = hvu_retype(HV_OBJ_FRAME, 0, &err);
     if (f == 0)
         return err;
-    if ((err = hvu_map_frame_into(HV_ROOT_VSPACE, f, SCRATCH_VA, 0)) != HV_OK)
+    if ((err = hvu_map_frame_into(HV_ROOT_VSPACE, f, HVU_SCRATCH_VA, 0)) != HV_OK)
         return err;
-    uint8_t *dst = (uint8_t *)(uintptr_t)SCRATCH_VA;
+    uint8_t *dst = (uint8_t *)(uintptr_t)HVU_SCRATCH_VA;
     memset(dst, 0, PAGE);
     if (len > 0)
         memcpy(dst + offset, src, len);
@@ -282,7 +415,7 @@ uint64_t hvu_load_module(const struct hv_bootinfo *bi, const char *name, struct 
     if (map_err != HV_OK)
         return map_err;
     struct elf_image elf;
-    if (elf_parse(file, size, 0x10000, 0x0000500000000000ull, &elf) != ELF_OK)
+    if (elf_parse(file, size, HVU_SPAWN_VA_MIN, HVU_SPAWN_VA_END, &elf) != ELF_OK)
         return HV_ERR_INVALID_ARGUMENT;
 
     uint64_t err;
@@ -305,7 +438,7 @@ uint64_t hvu_load_module(const struct hv_bootinfo *bi, const char *name, struct 
                 return err;
         }
     }
-    for (uint64_t i = 1; i <= THREAD_STACK_PAGES; i++) {
+    for (uint64_t i = 1; i <= HVU_SPAWN_STACK_PAGES; i++) {
         err = fresh_frame_copy(img->pml4, HVU_SPAWN_STACK_TOP - i * PAGE, 0, NULL, 0, HV_RIGHTS_ALL, 0, NULL);
         if (err != HV_OK)
             return err;

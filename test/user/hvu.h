@@ -20,9 +20,38 @@ uint64_t hvu_invoke(uint64_t cptr, uint64_t label, unsigned n, const uint64_t *a
 
 /* Root-task helpers (CSpace = one flat CNode: cptr = slot). */
 void hvu_init(const struct hv_bootinfo *bi);
+/* A free slot of the current pool (or of the root's own free range); 0 when none is left. */
 uint64_t hvu_alloc_slot(void);
-/* Retypes one object from the root's untyped; returns its slot (0 on failure, error in *err). */
+/* Retypes one object from the current pool's untyped (or the root's); returns its slot (0 on failure, error in *err). */
 uint64_t hvu_retype(uint64_t type, uint64_t size_bits, uint64_t *err);
+/* log2 of the bytes an object of `type` takes (size_bits: an untyped's size, a CNode's radix). */
+unsigned hvu_object_bits(uint64_t type, uint64_t size_bits);
+
+/*
+ * A pool: one untyped carved from the root's memory and a run of the root's slots, from
+ * which a group of objects is made and to which all of them return at once. Returning it
+ * (hvu_pool_reset) revokes the untyped — every object made from it goes, in whichever
+ * CNode its caps were — deletes every slot of the run, and proves the core agrees: the
+ * core restarts an untyped's watermark at 0 once it has no children, so a retype of one
+ * untyped as big as the whole pool must succeed.
+ */
+struct hvu_pool {
+    uint64_t untyped;           /* root slot of the pool's untyped */
+    unsigned size_bits;
+    uint64_t used;              /* bytes handed out: the core's watermark, mirrored */
+    uint64_t slot_first, slot_next, slot_end;
+};
+/* Carves a pool of 2^size_bits bytes and `slots` slots from the root's memory and slots (once). */
+uint64_t hvu_pool_create(struct hvu_pool *p, unsigned size_bits, uint64_t slots);
+/* Makes hvu_alloc_slot / hvu_retype draw from `p` (NULL: the root's own); returns the previous one. */
+struct hvu_pool *hvu_pool_use(struct hvu_pool *p);
+/* Returns everything made from `p`: revoke, delete the slots, check the core reset the watermark. */
+uint64_t hvu_pool_reset(struct hvu_pool *p);
+/* The root's own memory (bytes, mirrored from the core's watermarks) and slots not yet handed out. */
+uint64_t hvu_free_bytes(void);
+uint64_t hvu_free_slots(void);
+/* Creates the root's page tables for `va` once (a frame mapped there and removed again). */
+uint64_t hvu_prepare_va(uint64_t va);
 uint64_t hvu_copy(uint64_t src, uint64_t rights, uint64_t *dest_out);
 uint64_t hvu_mint(uint64_t src, uint64_t rights, uint64_t badge, uint64_t *dest_out);
 uint64_t hvu_delete(uint64_t slot);
@@ -53,7 +82,11 @@ struct hvu_image {
     uint64_t ipc_va;
 };
 #define HVU_SPAWN_STACK_TOP 0x00007fff00000000ull
+#define HVU_SPAWN_STACK_PAGES 8u
 #define HVU_SPAWN_IPC_VA 0x00007fff00001000ull
+#define HVU_SPAWN_VA_MIN 0x10000ull                 /* where a loaded image's segments may lie */
+#define HVU_SPAWN_VA_END 0x0000500000000000ull
+#define HVU_SCRATCH_VA 0x0000600000000000ull        /* where the root fills pages of a loaded image */
 /* Maps boot module `name` read-only in the root (once; later calls return the same mapping). */
 uint64_t hvu_map_module(const struct hv_bootinfo *bi, const char *name, const uint8_t **bytes, uint64_t *size);
 /* Loads the static ELF in boot module `name` (checked with the core's own ELF rules). */

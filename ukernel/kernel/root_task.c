@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "../arch/x86_64/kernel_paging.h"
+#include "../arch/x86_64/lapic.h"
 #include "../arch/x86_64/smp.h"
 #include "../include/hv/bootinfo.h"
 #include "../include/hv/ipc_buffer.h"
@@ -259,6 +260,7 @@ void root_task_create(const struct boot_info *bi, const char *module_name)
     info->cnode_radix = ROOT_CNODE_RADIX;
     info->cpu_count = smp_online_count();
     info->ipc_buffer_va = ROOT_IPC_BUFFER_VA;
+    info->tsc_hz = lapic_timer_info()->tsc_hz;
     kstrlcpy(info->cmdline, bi->cmdline, sizeof(info->cmdline));
     give_untyped(&b);
     info->empty.start = b.next_slot;

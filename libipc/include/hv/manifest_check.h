@@ -20,7 +20,7 @@
 #define HV_MANIFEST_MAX_PRIORITY 255u
 #define HV_MANIFEST_MAX_CPUS 64u                /* cpu numbers 0..63 */
 #define HV_MANIFEST_MAX_VCPUS 16u
-#define HV_MANIFEST_MAX_IRQ 255u
+#define HV_MANIFEST_MAX_IRQ 63u                 /* the core's IRQ numbers: ISA 0-15, GSI 16-63 */
 #define HV_MANIFEST_IOPORT_LIMIT 0x10000u       /* ports 0..0xffff */
 #define HV_MANIFEST_PAGE_SIZE 4096u
 #define HV_MANIFEST_PHYS_LIMIT (1ull << 52)     /* architectural MAXPHYADDR */

@@ -55,6 +55,7 @@ struct hv_bootinfo {
     struct hv_untyped_desc untyped_list[HV_BOOTINFO_MAX_UNTYPED];
     struct hv_module_desc module_list[HV_BOOTINFO_MAX_MODULES];
     char cmdline[256];              /* the core's command line, for the root task's options */
+    uint64_t tsc_hz;                /* the TSC rate the core measured against the PIT (0: unknown) */
 };
 
 #define HV_BOOTINFO_MAGIC 0x4856424f4f54ull  /* "HVBOOT" */

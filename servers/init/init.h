@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/* init: what init's parts share: the decoded manifest, its servers, init's own objects. */
+#ifndef HV_INIT_INIT_H
+#define HV_INIT_INIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hv/manifest_check.h"
+#include "hvu.h"
+
+#define INIT_FIXED_CAPS 4u                  /* slots 1..4 of every server (hv/init_abi.h) */
+#define INIT_MAX_SERVERS (sizeof(((hv_manifest_Manifest *)0)->servers) / sizeof(hv_manifest_Server))
+#define INIT_MAX_CAPS (sizeof(((hv_manifest_Server *)0)->caps) / sizeof(hv_manifest_Capability))
+/* The crash-loop limit when the manifest leaves it 0 (manifest.proto: restart_limit). */
+#define INIT_RESTART_LIMIT 5u
+#define INIT_RESTART_WINDOW_MS 10000u
+
+enum server_state {
+    SERVER_STOPPED,         /* not started, or stopped by its restart policy */
+    SERVER_RUNNING,
+    SERVER_CRASH_LOOP,      /* stopped for good: it hit its crash-loop limit */
+};
+
+/*
+ * What init keeps of each server. Every object of one incarnation comes from `pool` (one
+ * untyped carved once, a run of init's slots): tearing the incarnation down returns all of
+ * it, so restarts never use more of init's memory or slots than the first start did.
+ */
+struct server {
+    const hv_manifest_Server *m;
+    unsigned idx;
+    uint64_t service;       /* its service endpoint (init's, made once: clients keep theirs) */
+    struct hvu_pool pool;
+    uint64_t cnode;         /* its CNode, unguarded (init's handle for filling it) */
+    uint64_t tcb;
+    uint64_t ipc_frame;
+    uint64_t made[INIT_MAX_CAPS];   /* untyped caps made ahead of the others (largest first) */
+    enum server_state state;
+    unsigned restarts;
+    unsigned window_stops;  /* stops since window_tsc (systemd's start-limit burst and interval) */
+    uint64_t window_tsc;
+    unsigned exits;         /* exits through the runtime's exit (clean or with a code) */
+    int64_t last_exit;      /* the code of the last one, -1 if it left none */
+    uint64_t first_used, first_slots;   /* pool bytes and slots its first incarnation took */
+};
+
+extern hv_manifest_Manifest manifest;
+extern struct server servers[];
+extern const struct hv_bootinfo *boot;
+extern uint64_t fault_ep, exit_ntfn;
+
+/* audit.c: prints a server's whole authority; returns the number of audit lines. */
+unsigned audit_server(const hv_manifest_Server *s);
+
+/* caps.c: checks what this machine and core can grant (NULL if all; else why not, in err). */
+const char *caps_check(const hv_manifest_Manifest *m, char *err, unsigned len);
+/* caps.c: fills one manifest capability into the server's CNode. */
+uint64_t caps_install(struct server *s, const hv_manifest_Capability *c);
+
+/* server.c: the pool of one incarnation (once per server), start, stop, exit code. */
+uint64_t server_prepare(struct server *s);
+uint64_t server_start(struct server *s);
+uint64_t server_stop(struct server *s);
+int64_t server_exit_code(struct server *s);
+/* server.c: what a stop means under the server's restart policy; restarts it if it says so. */
+void server_stopped(struct server *s, bool failure);
+/* init's memory and slots still free: its own plus what the pools hold unused. */
+uint64_t server_free_bytes(void);
+uint64_t server_free_slots(void);
+int server_index(const char *name);
+unsigned server_pool_failures(void);         /* teardowns whose pool did not come back whole */
+uint64_t server_prepare_peek(void);          /* init's own page tables where it reads exit codes */
+
+/* verdict.c: the checks a test boot asks for on the command line (init.expect=...). */
+void verdict_init(const char *cmdline);
+void verdict_started(void);                     /* every server started: the baseline */
+void verdict_restarted(const struct server *s, uint64_t reset_err);
+bool verdict_done(void);                        /* false forever when nothing is expected */
+__attribute__((noreturn)) void verdict_finish(void);
+
+#endif
