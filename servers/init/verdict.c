@@ -8,7 +8,8 @@
  * init.expect=<server>:<what>[=<n>],... with <what> one of
  *   exit=<n>     it exits with code n (the test waits for its exit)
  *   crash_loop   init gives up on it at its crash-loop limit (the test waits for that)
- *   restarts=<n> it was restarted exactly n times by the end
+ *   restarts=<n> it is restarted n times (the test waits for that) and no more by the end
+ *   exits=<n>    it exited (through its runtime's exit) exactly n times by the end
  *   running      it is running at the end
  *   stopped      it is stopped at the end (and not for a crash loop)
  * The run ends when everything waited for has happened; with no such item it never ends.
@@ -16,8 +17,8 @@
 #define MAX_EXPECT 16u
 #define NAME_MAX_LEN 32u
 
-enum what { EXPECT_EXIT, EXPECT_CRASH_LOOP, EXPECT_RESTARTS, EXPECT_RUNNING, EXPECT_STOPPED };
-static const char *const what_names[] = { "exit", "crash_loop", "restarts", "running", "stopped" };
+enum what { EXPECT_EXIT, EXPECT_CRASH_LOOP, EXPECT_RESTARTS, EXPECT_EXITS, EXPECT_RUNNING, EXPECT_STOPPED };
+static const char *const what_names[] = { "exit", "crash_loop", "restarts", "exits", "running", "stopped" };
 
 static struct expectation {
     char server[NAME_MAX_LEN];
@@ -73,7 +74,7 @@ void verdict_init(const char *cmdline)
         struct expectation *e = &expect[expect_count];
         if (parse_item(p, len, e)) {
             expect_count++;
-            if (e->what == EXPECT_EXIT || e->what == EXPECT_CRASH_LOOP)
+            if (e->what == EXPECT_EXIT || e->what == EXPECT_CRASH_LOOP || e->what == EXPECT_RESTARTS)
                 waits++;
         } else {
             char item[NAME_MAX_LEN * 2];
@@ -131,6 +132,8 @@ static bool met(const struct expectation *e)
         return s->state == SERVER_CRASH_LOOP;
     case EXPECT_RESTARTS:
         return s->restarts == (unsigned)e->n;
+    case EXPECT_EXITS:
+        return s->exits == (unsigned)e->n;
     case EXPECT_RUNNING:
         return s->state == SERVER_RUNNING;
     default:
@@ -148,6 +151,8 @@ bool verdict_done(void)
         if (e->what == EXPECT_EXIT && (s == NULL || s->exits == 0))
             return false;
         if (e->what == EXPECT_CRASH_LOOP && (s == NULL || s->state != SERVER_CRASH_LOOP))
+            return false;
+        if (e->what == EXPECT_RESTARTS && (s == NULL || s->restarts < (unsigned)e->n))
             return false;
     }
     return true;

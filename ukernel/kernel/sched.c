@@ -71,6 +71,7 @@ void sched_poll_eviction(void)
     if (cpu->current == want) {
         cpu->current = NULL;
         cpu->loaded_cr3 = 0;
+        vspace_activate_kernel();   /* its tables may be freed as soon as the request is answered */
     }
     __asm__ volatile("" ::: "memory");     /* TSO: the stores above are seen first */
     cpu->evict_request = NULL;
@@ -309,6 +310,7 @@ void sched_idle(void)
     struct percpu *cpu = this_cpu();
     cpu->current = NULL;
     cpu->loaded_cr3 = 0;
+    vspace_activate_kernel();       /* loaded_cr3 = 0 promises no user tables are in use here */
     if (klock_held_here())
         klock_release();
     switch_stack_and_call(cpu->kernel_stack_top, idle_loop);

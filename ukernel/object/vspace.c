@@ -259,6 +259,13 @@ enum hv_error vspace_invoke(const struct cap *root, struct cte *slot, uint64_t l
     }
 }
 
+void vspace_activate_kernel(void)
+{
+    uint64_t pa = kernel_pml4_pa();
+    if ((read_cr3() & PTE_ADDR_MASK) != pa)
+        write_cr3(pa);
+}
+
 uint64_t vspace_activate(const struct tcb *t)
 {
     const struct cap *v = &t->slots[TCB_SLOT_VSPACE].cap;

@@ -30,6 +30,12 @@ enum hv_error vspace_invoke(const struct cap *root, struct cte *slot, uint64_t l
                             const uint64_t *args, unsigned nargs, struct hv_msg *reply_out);
 
 /* Loads the thread's address space on this CPU (no-op if already loaded). */
+/*
+ * Switches this CPU to the core's own tables: a CPU that stops running a thread (idle,
+ * evicted) must not keep a user PML4 in CR3 — that PML4 may be freed and its memory
+ * zeroed by a retype while the CPU still takes interrupts through it.
+ */
+void vspace_activate_kernel(void);
 uint64_t vspace_activate(const struct tcb *t);     /* returns the PML4's physical address */
 
 /* Whether the paging structure of `type` covering va is present in the PML4's space. */

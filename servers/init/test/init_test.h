@@ -1,17 +1,27 @@
 /* SPDX-License-Identifier: MIT */
-/* init_test: what init's restart test servers (echo, client) and test.manifest.txtpb agree on. */
+/* init_test: what init's test servers and their manifests (servers/init/test*.manifest.txtpb) agree on. */
 #ifndef HV_INIT_TEST_H
 #define HV_INIT_TEST_H
 
-/* echo serves this many requests, then crashes (a write to address 0x10). */
+/* echo serves this many requests, then crashes (a write to address 0x10); -D for other tests. */
+#ifndef ECHO_CRASH_AFTER
 #define ECHO_CRASH_AFTER 5u
-/* client makes this many calls, each answered once. */
+#endif
+/* client makes this many calls, each answered once (its exit code: the good replies). */
+#ifndef CLIENT_CALLS
 #define CLIENT_CALLS 15u
-_Static_assert(CLIENT_CALLS == 3u * ECHO_CRASH_AFTER, "the client outlives two crashes of echo");
-/* Slots from test.manifest.txtpb. */
+#endif
+_Static_assert(CLIENT_CALLS < 200u, "exit codes 200 and up are the client's errors");
+/* Slots from the test manifests (test*.manifest.txtpb). */
 #define ECHO_SLOT_SERVICE 16u
 #define CLIENT_SLOT_ECHO 16u
 /* client's exit code when a call failed with anything but HV_ERR_CANCELLED. */
 #define CLIENT_EXIT_ERRORS 200
+/* The irq test: the PIT's IRQ 0 and its ports, and the slots of irq.manifest.txtpb. */
+#define IRQ_SLOT_HANDLER 16u
+#define IRQ_SLOT_PIT_PORTS 17u
+#define IRQ_SLOT_NTFN 18u
+#define NOIRQ_SLOT_NTFN 16u
+#define IRQ_WANT_SIGNALS 10u
 
 #endif
