@@ -74,7 +74,8 @@ uint64_t server_prepare_peek(void);          /* init's own page tables where it 
 
 /* verdict.c: the checks a test boot asks for on the command line (init.expect=...). */
 void verdict_init(const char *cmdline);
-void verdict_started(void);                     /* every server started: the baseline */
+/* Every server started: the baseline; the startup's own checks, printed by verdict_finish. */
+void verdict_started(unsigned audit_lines, unsigned want_lines, unsigned started);
 void verdict_restarted(const struct server *s, uint64_t reset_err);
 bool verdict_done(void);                        /* false forever when nothing is expected */
 __attribute__((noreturn)) void verdict_finish(void);

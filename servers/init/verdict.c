@@ -29,6 +29,7 @@ static unsigned expect_count, waits;
 
 static uint64_t base_bytes, base_slots, base_total_bytes, base_total_slots;
 static unsigned restarts, leaks, failed_restarts;
+static unsigned audit_lines, want_lines, started;
 
 static bool parse_item(const char *p, unsigned len, struct expectation *e)
 {
@@ -87,8 +88,11 @@ void verdict_init(const char *cmdline)
     }
 }
 
-void verdict_started(void)
+void verdict_started(unsigned lines, unsigned want, unsigned count)
 {
+    audit_lines = lines;
+    want_lines = want;
+    started = count;
     base_bytes = hvu_free_bytes();
     base_slots = hvu_free_slots();
     base_total_bytes = server_free_bytes();
@@ -158,8 +162,26 @@ bool verdict_done(void)
     return true;
 }
 
+/*
+ * Servers share init's console (COM1, one character per port write): stop them all
+ * first so no PASS line is cut by their output, and start on a fresh line.
+ */
+static void quiet_servers(void)
+{
+    for (pb_size_t i = 0; i < manifest.servers_count; i++) {
+        if (servers[i].state == SERVER_RUNNING)
+            (void)hvu_invoke(servers[i].tcb, HV_INV_TCB_SUSPEND, 0, NULL, NULL);
+    }
+    hv_yield();     /* a server on another CPU stops at its next entry to the core */
+    hvu_printf("\n");
+}
+
 void verdict_finish(void)
 {
+    quiet_servers();
+    hvu_check(audit_lines == want_lines, "init.audit_printed", "%u audit lines, want %u", audit_lines, want_lines);
+    hvu_check(started == manifest.servers_count, "init.servers_started", "%u of %u started", started,
+              (unsigned)manifest.servers_count);
     for (unsigned i = 0; i < expect_count; i++) {
         const struct expectation *e = &expect[i];
         const struct server *s = named(e->server);

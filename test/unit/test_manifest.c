@@ -364,7 +364,7 @@ static const struct rule_case rules[] = {
     { "connection without rights", endpoint_no_rights, "slot 20: endpoint to \"mem\" without the write right" },
     { "badge reused", badge_reused, "server \"vmm-tiny\" slot 18: badge 1 to server \"blk\" is already used by server \"vmm-linux\" slot 18" },
     { "second service", second_service, "server \"blk\" slot 30: a second service capability" },
-    { "irq above 255", irq_too_high, "server \"blk\" slot 19: irq line 256 above 255" },
+    { "irq above 63", irq_too_high, "server \"blk\" slot 19: irq line 64 above 63" },
     { "irq granted twice", irq_twice, "server \"net\" slot 19: irq line 14 is already granted to server \"blk\" slot 19" },
     { "io ports: count 0", ioports_zero, "server \"blk\" slot 18: io port range of 0 ports" },
     { "io ports wrap 0xffff", ioports_wrap, "server \"net\" slot 18: io ports 0xfff0+32 run past 0xffff" },

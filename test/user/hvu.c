@@ -339,7 +339,7 @@ uint64_t hvu_map_frame_into(uint64_t pml4, uint64_t frame, uint64_t va, uint64_t
 
 /*
  * Makes a new frame holding `len` bytes of `src` at `offset` (zero elsewhere), by
- * filling it through a scratch mapping in the root, and maps it at `va` in
+ * filling it through a scratch mapping in the root (if len > 0), and maps it at `va` in
  * `target_pml4`. Returns the cap that is mapped there in *mapped (may be NULL).
  */
 static uint64_t fresh_frame_copy(uint64_t target_pml4, uint64_t va, uint64_t offset,
@@ -350,13 +350,13 @@ static uint64_t fresh_frame_copy(uint64_t target_pml4, uint64_t va, uint64_t off
     uint64_t f = hvu_retype(HV_OBJ_FRAME, 0, &err);
     if (f == 0)
         return err;
-    if ((err = hvu_map_frame_into(HV_ROOT_VSPACE, f, HVU_SCRATCH_VA, 0)) != HV_OK)
-        return err;
-    uint8_t *dst = (uint8_t *)(uintptr_t)HVU_SCRATCH_VA;
-    memset(dst, 0, PAGE);
-    if (len > 0)
-        memcpy(dst + offset, src, len);
-    (void)hvu_invoke(f, HV_INV_FRAME_UNMAP, 0, NULL, NULL);
+    /* The core zeroed the frame at retype: only pages holding file bytes go through the scratch window. */
+    if (len > 0) {
+        if ((err = hvu_map_frame_into(HV_ROOT_VSPACE, f, HVU_SCRATCH_VA, 0)) != HV_OK)
+            return err;
+        memcpy((uint8_t *)(uintptr_t)HVU_SCRATCH_VA + offset, src, len);
+        (void)hvu_invoke(f, HV_INV_FRAME_UNMAP, 0, NULL, NULL);
+    }
     uint64_t target = f;
     if (rights != HV_RIGHTS_ALL && (err = hvu_copy(f, rights, &target)) != HV_OK)
         return err;

@@ -95,8 +95,13 @@ static void invoke_retype(struct cte *ut_slot, const struct retype_plan *p)
     for (uint64_t i = 0; i < p->count; i++) {
         uint64_t pa = ut->object + p->first_offset + i * p->obj_size;
         void *mem = kmem_ptr(pa);
-        if (!device)
-            memset(mem, 0, p->obj_size);    /* no stale data crosses from one owner to the next */
+        /*
+         * No stale data crosses from one owner to the next. An untyped child is not
+         * cleared here: nothing reads untyped memory, and every object later made from
+         * it is cleared when it is made (so a pool split off once costs nothing per use).
+         */
+        if (!device && p->type != HV_OBJ_UNTYPED)
+            memset(mem, 0, p->obj_size);
         struct cap c = object_create(p->type, p->size_bits, mem, pa);
         if (p->type == HV_OBJ_UNTYPED)
             c.data2 = device ? 1 : 0;       /* a piece of device memory is device memory */
