@@ -29,20 +29,20 @@ enum server_state {
  */
 struct server {
     const hv_manifest_Server *m;
-    unsigned idx;
     uint64_t service;       /* its service endpoint (init's, made once: clients keep theirs) */
-    struct hvu_pool pool;
     uint64_t cnode;         /* its CNode, unguarded (init's handle for filling it) */
     uint64_t tcb;
     uint64_t ipc_frame;
-    uint64_t made[INIT_MAX_CAPS];   /* untyped caps made ahead of the others (largest first) */
+    uint64_t window_tsc;    /* crash-loop window: stops since window_tsc (systemd's burst/interval) */
+    int64_t last_exit;      /* the code of the last exit through the runtime, -1 if it left none */
+    uint64_t first_used, first_slots;   /* pool bytes and slots its first incarnation took */
+    struct hvu_pool pool;
+    uint64_t made[INIT_MAX_CAPS];       /* untyped caps made ahead of the others (largest first) */
+    unsigned idx;
     enum server_state state;
     unsigned restarts;
-    unsigned window_stops;  /* stops since window_tsc (systemd's start-limit burst and interval) */
-    uint64_t window_tsc;
+    unsigned window_stops;
     unsigned exits;         /* exits through the runtime's exit (clean or with a code) */
-    int64_t last_exit;      /* the code of the last one, -1 if it left none */
-    uint64_t first_used, first_slots;   /* pool bytes and slots its first incarnation took */
 };
 
 extern hv_manifest_Manifest manifest;

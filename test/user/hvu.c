@@ -102,6 +102,8 @@ static void unalloc_slot(uint64_t slot)
         next_slot--;
 }
 
+_Static_assert(HV_PAGE_TABLE_BITS == HV_FRAME_BITS, "paging structures and frames are one page each");
+
 unsigned hvu_object_bits(uint64_t type, uint64_t size_bits)
 {
     switch (type) {
@@ -119,13 +121,8 @@ unsigned hvu_object_bits(uint64_t type, uint64_t size_bits)
         return HV_NOTIFICATION_BITS;
     case HV_OBJ_REPLY:
         return HV_REPLY_BITS;
-    case HV_OBJ_PML4:
-    case HV_OBJ_PDPT:
-    case HV_OBJ_PD:
-    case HV_OBJ_PT:
-        return HV_PAGE_TABLE_BITS;
     default:
-        return HV_FRAME_BITS;
+        return HV_FRAME_BITS;       /* PML4, PDPT, PD, PT, Frame */
     }
 }
 
