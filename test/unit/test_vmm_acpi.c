@@ -66,7 +66,7 @@ static uint64_t xsdt_find(const char *sig)
     uint64_t xsdt = g64(find_rsdp() + 24);
     uint32_t n = (g32(xsdt + 4) - 36) / 8;
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t t = g64(xsdt + 36 + 8 * i);
+        uint64_t t = g64(xsdt + 36 + 8ull * i);
         if (memcmp(mem + t, sig, 4) == 0)
             return t;
     }
@@ -97,7 +97,7 @@ static void test_rsdt_xsdt_agree(void **state)
     assert_int_equal(n, 2);
     assert_int_equal((g32(rsdt + 4) - 36) / 4, n);
     for (uint32_t i = 0; i < n; i++)
-        assert_int_equal(g32(rsdt + 36 + 4 * i), g64(xsdt + 36 + 8 * i));
+        assert_int_equal(g32(rsdt + 36 + 4ull * i), g64(xsdt + 36 + 8ull * i));
     assert_int_not_equal(xsdt_find("FACP"), 0);
     assert_int_not_equal(xsdt_find("APIC"), 0);
 }

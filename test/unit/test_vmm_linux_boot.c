@@ -75,9 +75,9 @@ static bool walk(uint64_t cr3, uint64_t va, uint64_t *pa)
     uint64_t table = cr3 & ~0xfffull;
     for (int level = 3; level >= 0; level--) {
         unsigned idx = (unsigned)((va >> (12 + 9 * level)) & 511);
-        if (table + 8 * idx + 8 > RAM)
+        if (table + 8ull * idx + 8 > RAM)
             return false;
-        uint64_t e = k64(mem, (unsigned)(table + 8 * idx));
+        uint64_t e = k64(mem, (unsigned)(table + 8ull * idx));
         if (!(e & 1))
             return false;
         uint64_t frame = e & 0x000ffffffffff000ull;
@@ -136,7 +136,7 @@ static void test_debian_kernel_boot_params(void **state)
     assert_int_equal(load, k64(kernel, 0x258));
     assert_int_equal(load % k32(kernel, 0x230), 0);
     unsigned setup_sects = kernel[0x1f1] ? kernel[0x1f1] : 4;
-    size_t pm_off = (setup_sects + 1u) * 512u;
+    size_t pm_off = (setup_sects + 1ull) * 512u;
     assert_memory_equal(mem + load, kernel + pm_off, kernel_size - pm_off);
     assert_int_equal(info.kernel_end, load + k32(kernel, 0x260));
     /* Initrd: page aligned, in RAM, below initrd_addr_max, above the kernel's init_size, intact. */
@@ -209,13 +209,13 @@ static void test_debian_kernel_entry_state(void **state)
     uint64_t probes[] = { 0, 0x7000, info.kernel_gpa + 0x200, info.kernel_end - 1,
                           k32(mem + info.boot_params_gpa, 0x218), 0xfee00000ull, 0xffffffffull };
     for (unsigned i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
-        uint64_t pa;
+        uint64_t pa = ~0ull;
         if (!walk(vs.cr3, probes[i], &pa))
             fail_msg("0x%" PRIx64 " not mapped", probes[i]);
         assert_int_equal(pa, probes[i]);
     }
     /* The page tables and GDT are not inside anything Linux will use early. */
-    assert_true(vs.cr3 + 6 * 4096 <= info.boot_params_gpa);
+    assert_true(vs.cr3 + 6ull * 4096 <= info.boot_params_gpa);
 }
 
 static uint8_t *patched(void)
@@ -272,7 +272,7 @@ static void test_old_protocol_and_no_64bit(void **state)
 static void test_truncated(void **state)
 {
     (void)state;
-    expect_error(kernel, 40u * 512u, "", LINUX_ERR_TRUNCATED);          /* setup only */
+    expect_error(kernel, (size_t)40 * 512, "", LINUX_ERR_TRUNCATED);          /* setup only */
     expect_error(kernel, kernel_size / 2, "", LINUX_ERR_TRUNCATED);     /* syssize beyond */
 }
 

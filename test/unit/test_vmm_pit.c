@@ -158,7 +158,7 @@ static void test_readback_status_then_count(void **state)
     program(2, 0, 500);
     vpit_write(&T, 0x61, 0x01);                     /* gate 2 high */
     /* Read-back before the count is loaded shows NULL COUNT. */
-    vpit_write(&T, 0x43, 0xb0 | (0 << 1));          /* ch2, mode 0 */
+    vpit_write(&T, 0x43, 0xb0);                     /* ch2, mode 0 */
     vpit_write(&T, 0x43, 0xe8);                     /* read-back: status only, ch2 */
     uint8_t st = vpit_read(&T, 0x42);
     assert_int_equal(st & 0x40, 0x40);              /* NULL COUNT */

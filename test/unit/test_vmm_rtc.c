@@ -8,7 +8,7 @@ static struct vrtc R;
 #define SEC 1000000000ull
 
 /* 2024-02-29 23:59:58 UTC, a Thursday. */
-#define T0 1709251198ll
+#define T0 1709251198LL
 
 static uint8_t cmos(uint8_t reg)
 {
@@ -100,7 +100,7 @@ static void test_set_time_with_set_bit(void **state)
     assert_int_equal(cmos(0x00), 0x32);
     assert_int_equal(cmos(0x09), 0x25);
     assert_int_equal(cmos(0x06), 0x06);             /* 2025-07-04 was a Friday */
-    assert_int_equal(vrtc_wall_time(&R), 1751624132ll);
+    assert_int_equal(vrtc_wall_time(&R), 1751624132LL);
 }
 
 static void test_uip_window(void **state)

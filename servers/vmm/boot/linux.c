@@ -193,8 +193,8 @@ enum linux_boot_error linux_boot_load(const struct gmem *gm, const struct linux_
 
     uint8_t *bp = gmem_ptr(gm, LINUX_BOOT_PARAMS_GPA, LINUX_BP_SIZE);
     uint8_t *cl = gmem_ptr(gm, LINUX_CMDLINE_GPA, cmdlen + 1u);
-    uint8_t *gdt = gmem_ptr(gm, LINUX_GDT_GPA, 4u * 8u);
-    uint8_t *pt = gmem_ptr(gm, LINUX_PML4_GPA, (2u + LINUX_IDENTITY_GIB) * 0x1000u);
+    uint8_t *gdt = gmem_ptr(gm, LINUX_GDT_GPA, 32u);
+    uint8_t *pt = gmem_ptr(gm, LINUX_PML4_GPA, (2ull + LINUX_IDENTITY_GIB) * 0x1000u);
     uint8_t *kd = gmem_ptr(gm, kaddr, init_size);
     uint8_t *id = cfg->initrd_size ? gmem_ptr(gm, iaddr, cfg->initrd_size) : 0;
     if (bp == 0 || cl == 0 || gdt == 0 || pt == 0 || kd == 0 || (cfg->initrd_size && id == 0))
@@ -238,16 +238,17 @@ enum linux_boot_error linux_boot_load(const struct gmem *gm, const struct linux_
     }
 
     /* GDT: null, null, __BOOT_CS, __BOOT_DS. */
+    memset(gdt, 0, 32);
     wr64(gdt, 0, 0);
     wr64(gdt, 8, 0);
     wr64(gdt, LINUX_BOOT_CS, LINUX_GDT_CODE64);
     wr64(gdt, LINUX_BOOT_DS, LINUX_GDT_DATA);
 
     /* Identity map of 0-4 GiB: PML4[0] -> PDPT, PDPT[i] -> PD i, 2 MiB pages. */
-    memset(pt, 0, (2u + LINUX_IDENTITY_GIB) * 0x1000u);
+    memset(pt, 0, (2ull + LINUX_IDENTITY_GIB) * 0x1000u);
     wr64(pt, 0, LINUX_PDPT_GPA | LINUX_PTE_P | LINUX_PTE_RW);
     for (unsigned i = 0; i < LINUX_IDENTITY_GIB; i++) {
-        wr64(pt, 0x1000u + 8u * i, (LINUX_PD_GPA + 0x1000u * i) | LINUX_PTE_P | LINUX_PTE_RW);
+        wr64(pt, 0x1000u + 8u * i, (LINUX_PD_GPA + 0x1000ull * i) | LINUX_PTE_P | LINUX_PTE_RW);
         for (unsigned j = 0; j < 512; j++) {
             uint64_t gpa = ((uint64_t)i << 30) | ((uint64_t)j << 21);
             wr64(pt, 0x2000u + 0x1000u * i + 8u * j, gpa | LINUX_PTE_P | LINUX_PTE_RW | LINUX_PTE_PS);

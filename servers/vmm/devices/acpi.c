@@ -16,6 +16,13 @@
 #define CREATOR_ID "HVVM"
 #define CREATOR_REV 1u
 
+/* Fixed-width name fields (no NUL): signatures, OEM IDs. */
+static void put_chars(uint8_t *dst, const char *src, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        dst[i] = (uint8_t)src[i];
+}
+
 static void put8(uint8_t *p, unsigned off, uint8_t v) { p[off] = v; }
 static void put16(uint8_t *p, unsigned off, uint16_t v) { p[off] = (uint8_t)v; p[off + 1] = (uint8_t)(v >> 8); }
 static void put32(uint8_t *p, unsigned off, uint32_t v)
@@ -40,14 +47,14 @@ uint8_t acpi_checksum(const uint8_t *p, uint64_t len)
 /* The common 36-byte header; the checksum (offset 9) is set by finish(). */
 static void header(uint8_t *t, const char sig[4], uint32_t len, uint8_t revision)
 {
-    memcpy(t, sig, 4);
+    put_chars(t, sig, 4);
     put32(t, 4, len);
     put8(t, 8, revision);
     put8(t, 9, 0);
-    memcpy(t + 10, OEM_ID, 6);
-    memcpy(t + 16, OEM_TABLE_ID, 8);
+    put_chars(t + 10, OEM_ID, 6);
+    put_chars(t + 16, OEM_TABLE_ID, 8);
     put32(t, 24, 1);                /* OEM revision */
-    memcpy(t + 28, CREATOR_ID, 4);
+    put_chars(t + 28, CREATOR_ID, 4);
     put32(t, 32, CREATOR_REV);
 }
 
@@ -180,7 +187,7 @@ static void fadt(uint8_t *t, const struct acpi_config *cfg, uint64_t facs, uint6
     gas_io(t, FADT_X_PM1A_EVT_BLK, cfg->pm1a_evt, VPM_PM1_EVT_LEN, 2);
     gas_io(t, FADT_X_PM1A_CNT_BLK, cfg->pm1a_cnt, VPM_PM1_CNT_LEN, 2);
     gas_io(t, FADT_X_PM_TMR_BLK, cfg->pm_tmr, VPM_PM_TMR_LEN, 3);
-    memcpy(t + FADT_HYPERVISOR_ID, "hv\0\0\0\0\0\0", 8);
+    put_chars(t + FADT_HYPERVISOR_ID, "hv\0\0\0\0\0\0", 8);
 }
 
 enum acpi_error acpi_build(const struct gmem *gm, uint64_t base, uint64_t size,
@@ -196,8 +203,8 @@ enum acpi_error acpi_build(const struct gmem *gm, uint64_t base, uint64_t size,
     struct acpi_layout l;
     l.rsdp = base;
     l.rsdt = align_up(l.rsdp + ACPI_RSDP_LEN, 16);
-    l.xsdt = align_up(l.rsdt + ACPI_HEADER_LEN + 2u * 4u, 16);
-    l.fadt = align_up(l.xsdt + ACPI_HEADER_LEN + 2u * 8u, 16);
+    l.xsdt = align_up(l.rsdt + ACPI_HEADER_LEN + 8u, 16);
+    l.fadt = align_up(l.xsdt + ACPI_HEADER_LEN + 16u, 16);
     l.facs = align_up(l.fadt + ACPI_FADT_LEN, 64);  /* FACS: 64-byte aligned */
     l.dsdt = align_up(l.facs + ACPI_FACS_LEN, 16);
     l.madt = align_up(l.dsdt + dsdt_len, 16);
@@ -212,8 +219,8 @@ enum acpi_error acpi_build(const struct gmem *gm, uint64_t base, uint64_t size,
 
     /* RSDP (ACPI 6.x 5.2.5.3): the v1 checksum covers 20 bytes, the extended one all 36. */
     uint8_t *r = AT(l.rsdp);
-    memcpy(r, "RSD PTR ", 8);
-    memcpy(r + 9, OEM_ID, 6);
+    put_chars(r, "RSD PTR ", 8);
+    put_chars(r + 9, OEM_ID, 6);
     put8(r, 15, 2);                                 /* revision: ACPI 2.0+ */
     put32(r, 16, (uint32_t)l.rsdt);
     put32(r, 20, ACPI_RSDP_LEN);
@@ -239,7 +246,7 @@ enum acpi_error acpi_build(const struct gmem *gm, uint64_t base, uint64_t size,
     finish(t, ACPI_FADT_LEN);
 
     t = AT(l.facs);                                 /* no checksum */
-    memcpy(t, "FACS", 4);
+    put_chars(t, "FACS", 4);
     put32(t, 4, ACPI_FACS_LEN);
     put8(t, 32, 2);                                 /* version */
 

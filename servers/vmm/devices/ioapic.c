@@ -134,9 +134,8 @@ void vioapic_bus_write(void *dev, unsigned cpu, uint64_t gpa, unsigned size, uin
 {
     (void)cpu;
     uint64_t off = (gpa - VIOAPIC_BASE) & (VIOAPIC_SIZE - 1u);
-    if (size == 4 && (off & 3u) == 0)
+    /* Dword writes; byte writes to IOREGSEL are common too. */
+    if ((size == 4 && (off & 3u) == 0) || (size == 1 && off == VIOAPIC_IOREGSEL))
         vioapic_write(dev, off, (uint32_t)val);
-    else if (size == 1 && off == VIOAPIC_IOREGSEL)
-        vioapic_write(dev, off, (uint32_t)val);     /* byte writes to IOREGSEL are common */
     /* Other widths are undefined for the 82093AA; dropped. */
 }

@@ -335,11 +335,8 @@ uint32_t vlapic_read(struct vlapic *l, unsigned off)
     case VLAPIC_TIMER_INITIAL: return l->timer_initial;
     case VLAPIC_TIMER_CURRENT: return timer_current(l);
     case VLAPIC_TIMER_DCR: return l->timer_dcr;
-    case VLAPIC_EOI:
-    case VLAPIC_RRD:
-        return 0;
     default:
-        return 0;                   /* reserved */
+        return 0;                   /* EOI and RRD (write-only / unused) and reserved offsets */
     }
 }
 

@@ -82,9 +82,8 @@ static bool out_level(const struct vpit_channel *c, uint64_t now)
     uint64_t n = c->count;
     switch (m) {
     case 0:
+    case 1:                                 /* mode 1: low from the trigger to terminal count */
         return e >= (int64_t)n;
-    case 1:
-        return e >= (int64_t)n;             /* low from the trigger to terminal count */
     case 2:
         return e < 0 || (uint64_t)e % n != n - 1u;   /* low while the counter is 1 */
     case 3:
