@@ -127,6 +127,24 @@ static void test_simultaneous_requests_lowest_ir_first(void **state)
     assert_int_equal(vpic_intack(&P), 0x24);
 }
 
+/* Fully nested mode after initialisation: IR0 highest, IR7 lowest; ICW1 undoes rotation. */
+static void test_default_priority_ir0_highest(void **state)
+{
+    (void)state;
+    init_pair(0x20, 0x28, 0x01);
+    vpic_write(&P, 0x20, 0xc0 | 2);                 /* rotate: IR3 highest ... */
+    init_pair(0x20, 0x28, 0x01);                    /* ... until ICW1 */
+    pulse(7);
+    pulse(0);
+    assert_int_equal(vpic_intack(&P), 0x20);
+    assert_false(vpic_has_intr(&P));                /* IR7 waits behind IR0 in service */
+    vpic_write(&P, 0x20, 0x20);
+    assert_int_equal(vpic_intack(&P), 0x27);
+    pulse(0);                                       /* IR0 nests over IR7 in service */
+    assert_true(vpic_has_intr(&P));
+    assert_int_equal(vpic_intack(&P), 0x20);
+}
+
 static void test_specific_eoi(void **state)
 {
     (void)state;
@@ -308,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_ack_moves_irr_to_isr_and_eoi),
         cmocka_unit_test(test_priority_and_nesting),
         cmocka_unit_test(test_simultaneous_requests_lowest_ir_first),
+        cmocka_unit_test(test_default_priority_ir0_highest),
         cmocka_unit_test(test_specific_eoi),
         cmocka_unit_test(test_rotation),
         cmocka_unit_test(test_cascade),

@@ -142,6 +142,34 @@ static void test_pic_through_lint0(void **state)
     assert_false(vmm_platform_intr_pending(&P, 0));
 }
 
+static void test_extint_through_ioapic(void **state)
+{
+    (void)state;
+    /* Linux's check_timer fallback: I/O APIC pin 0 in ExtINT mode carries the 8259A's INT. */
+    outb(0x20, 0x11); outb(0x21, 0x30); outb(0x21, 0x04); outb(0x21, 0x01);
+    outb(0x21, 0xfe);                               /* only IRQ0 */
+    lapic_write(1, 0xf0, 0x1ff);
+    ioapic_rte(0, 0x0700, 1u << 24);                /* ExtINT to APIC 1 */
+    vmm_platform_set_isa_irq(&P, 0, true);          /* PIC input 0 (pin 2 stays masked) */
+    assert_false(vmm_platform_intr_pending(&P, 0)); /* LINT0 masked: only pin 0 carries it */
+    assert_true(vmm_platform_intr_pending(&P, 1));
+    uint8_t v;
+    assert_true(vmm_platform_intr_take(&P, 1, &v));
+    assert_int_equal(v, 0x30);                      /* the vector comes from the 8259A */
+    assert_false(vmm_platform_intr_pending(&P, 1));
+    /* Two requests: the second is delivered after the first's INTA without a new device edge. */
+    outb(0x20, 0x20);
+    outb(0x21, 0xfc);
+    vmm_platform_set_isa_irq(&P, 0, false);
+    vmm_platform_set_isa_irq(&P, 0, true);
+    vmm_platform_set_isa_irq(&P, 1, true);
+    assert_true(vmm_platform_intr_take(&P, 1, &v));
+    assert_int_equal(v, 0x30);
+    outb(0x20, 0x20);
+    assert_true(vmm_platform_intr_take(&P, 1, &v));
+    assert_int_equal(v, 0x31);
+}
+
 static void test_level_sci_eoi_broadcast(void **state)
 {
     (void)state;
@@ -252,6 +280,7 @@ int main(void)
         cmocka_unit_test_setup(test_uart_irq_through_ioapic, setup),
         cmocka_unit_test_setup(test_pit_irq0_arrives_on_pin2, setup),
         cmocka_unit_test_setup(test_pic_through_lint0, setup),
+        cmocka_unit_test_setup(test_extint_through_ioapic, setup),
         cmocka_unit_test_setup(test_level_sci_eoi_broadcast, setup),
         cmocka_unit_test_setup(test_init_sipi_ipis, setup),
         cmocka_unit_test_setup(test_fixed_and_lowest_priority_ipis, setup),

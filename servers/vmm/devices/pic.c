@@ -142,7 +142,7 @@ uint8_t vpic_intack(struct vpic *pic)
     return vector;
 }
 
-static void write_command(struct vpic *pic, struct vpic_chip *c, uint8_t val)
+static void write_command(struct vpic_chip *c, uint8_t val)
 {
     if (val & VPIC_ICW1) {
         /* ICW1: edge sense reset, IMR cleared, IR7 lowest, SMM off, reads return IRR. */
@@ -197,7 +197,6 @@ static void write_command(struct vpic *pic, struct vpic_chip *c, uint8_t val)
             break;
         }
     }
-    (void)pic;
 }
 
 static void write_data(struct vpic_chip *c, uint8_t val)
@@ -258,7 +257,7 @@ void vpic_write(struct vpic *pic, uint16_t port, uint8_t val)
         if (port & 1u)
             write_data(c, val);
         else
-            write_command(pic, c, val);
+            write_command(c, val);
     }
     update_cascade(pic);
 }

@@ -12,16 +12,38 @@ static unsigned isa_to_gsi(unsigned irq)
     return irq == 0 ? 2u : irq;     /* MADT interrupt source override */
 }
 
+/* The 8259A's INT output is also wired to I/O APIC pin 0 (the ExtINT "virtual wire"). */
+static void sync_pic_output(struct vmm_platform *p)
+{
+    vioapic_set_irq(&p->ioapic, VMM_PLATFORM_PIC_PIN, vpic_has_intr(&p->pic));
+}
+
 void vmm_platform_set_isa_irq(struct vmm_platform *p, unsigned irq, bool level)
 {
     assert(irq < 16);
     vpic_set_irq(&p->pic, irq, level);
     vioapic_set_irq(&p->ioapic, isa_to_gsi(irq), level);
+    sync_pic_output(p);
+}
+
+static uint64_t pic_read(void *dev, unsigned cpu, uint64_t port, unsigned size)
+{
+    struct vmm_platform *p = dev;
+    uint64_t v = vpic_bus_read(&p->pic, cpu, port, size);    /* a poll acknowledges */
+    sync_pic_output(p);
+    return v;
+}
+
+static void pic_write(void *dev, unsigned cpu, uint64_t port, unsigned size, uint64_t val)
+{
+    struct vmm_platform *p = dev;
+    vpic_bus_write(&p->pic, cpu, port, size, val);
+    sync_pic_output(p);
 }
 
 void vmm_platform_set_gsi(struct vmm_platform *p, unsigned gsi, bool level)
 {
-    assert(gsi < VIOAPIC_PINS);
+    assert(gsi < VIOAPIC_PINS && gsi != VMM_PLATFORM_PIC_PIN);
     vioapic_set_irq(&p->ioapic, gsi, level);
 }
 
@@ -87,9 +109,9 @@ enum vmm_platform_error vmm_platform_init(struct vmm_platform *p, const struct v
     vbus_init(&p->pio);
     vbus_init(&p->mmio);
     bool ok =
-        vbus_add(&p->pio, VPIC_MASTER_PORT, 2, vpic_bus_read, vpic_bus_write, &p->pic) == VBUS_OK &&
-        vbus_add(&p->pio, VPIC_SLAVE_PORT, 2, vpic_bus_read, vpic_bus_write, &p->pic) == VBUS_OK &&
-        vbus_add(&p->pio, VPIC_ELCR_PORT, 2, vpic_bus_read, vpic_bus_write, &p->pic) == VBUS_OK &&
+        vbus_add(&p->pio, VPIC_MASTER_PORT, 2, pic_read, pic_write, p) == VBUS_OK &&
+        vbus_add(&p->pio, VPIC_SLAVE_PORT, 2, pic_read, pic_write, p) == VBUS_OK &&
+        vbus_add(&p->pio, VPIC_ELCR_PORT, 2, pic_read, pic_write, p) == VBUS_OK &&
         vbus_add(&p->pio, VPIT_PORT, 4, vpit_bus_read, vpit_bus_write, &p->pit) == VBUS_OK &&
         vbus_add(&p->pio, VPIT_PORT_B, 1, vpit_bus_read, vpit_bus_write, &p->pit) == VBUS_OK &&
         vbus_add(&p->pio, VKBC_DATA, 1, vkbc_bus_read, vkbc_bus_write, &p->kbc) == VBUS_OK &&
@@ -175,6 +197,9 @@ bool vmm_platform_intr_take(struct vmm_platform *p, unsigned cpu, uint8_t *vecto
     if (pic_routed(p, cpu) && vpic_has_intr(&p->pic)) {
         l->extint_pending = false;
         *vector = vpic_intack(&p->pic);     /* the INTA cycle: not the local APIC's */
+        /* INT drops during INTA and rises again if more requests wait: a new edge on pin 0. */
+        vioapic_set_irq(&p->ioapic, VMM_PLATFORM_PIC_PIN, false);
+        sync_pic_output(p);
         return true;
     }
     int v = vlapic_pending(l);

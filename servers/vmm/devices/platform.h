@@ -19,12 +19,14 @@
 #include "vdev.h"
 
 #define VMM_MAX_VCPUS 8u
+#define VMM_PLATFORM_PIC_PIN 0u       /* I/O APIC pin driven by the 8259A's INT */
 
 /*
  * Interrupt routing (what the MADT tells the guest):
  *   ISA IRQ n drives 8259A input n and I/O APIC pin n, except IRQ 0 -> pin 2
- *   (interrupt source override); the 8259A's INT goes to vCPU 0's LINT0 (or to any
- *   vCPU the I/O APIC sends an ExtINT message to) and is acknowledged there.
+ *   (interrupt source override); the 8259A's INT goes to vCPU 0's LINT0 and to I/O
+ *   APIC pin 0 (ExtINT virtual wire), and is acknowledged by the vCPU it reaches.
+ *   GSIs 16-23 are free for PCI devices (vmm_platform_set_gsi).
  * The vmm's loop per vCPU:
  *   - after any device access or vmm_platform_tick(): vmm_platform_intr_pending(cpu)?
  *     -> if the guest can take it now, vmm_platform_intr_take(cpu) gives the vector to
