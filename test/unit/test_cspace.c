@@ -18,6 +18,7 @@
 #include "object/cap.h"
 #include "object/cnode.h"
 #include "object/endpoint.h"
+#include "object/guest_memory.h"
 #include "object/irq.h"
 #include "object/kobj.h"
 #include "object/notification.h"
@@ -26,6 +27,7 @@
 #include "object/sched_context.h"
 #include "object/tcb.h"
 #include "object/untyped.h"
+#include "object/vcpu.h"
 #include "object/vspace.h"
 
 /*
@@ -198,6 +200,61 @@ void vspace_cap_deleting(struct cap *c)
 void irq_handler_finalize(struct irq_line *l)
 {
     fail_msg("irq_handler_finalize called (irq %u): this test claims no IRQ", l->irq);
+}
+
+/* The host has no virtualization backend: GuestMemory and VCPU cannot be made. */
+enum hv_error guest_memory_check_retype(unsigned size_bits)
+{
+    (void)size_bits;
+    return HV_ERR_NOT_SUPPORTED;
+}
+
+enum hv_error vcpu_check_retype(unsigned size_bits)
+{
+    (void)size_bits;
+    return HV_ERR_NOT_SUPPORTED;
+}
+
+struct cap guest_memory_create(void *mem, uint64_t pa, unsigned size_bits)
+{
+    struct cap c;
+    memset(&c, 0, sizeof(c));
+    (void)mem; (void)pa; (void)size_bits;
+    fail_msg("guest_memory_create called: no backend here");
+    return c;
+}
+
+struct cap vcpu_create(void *mem, uint64_t pa, unsigned size_bits)
+{
+    struct cap c;
+    memset(&c, 0, sizeof(c));
+    (void)mem; (void)pa; (void)size_bits;
+    fail_msg("vcpu_create called: no backend here");
+    return c;
+}
+
+void guest_memory_finalize(struct guest_memory *gm)
+{
+    (void)gm;
+    fail_msg("guest_memory_finalize called: no backend here");
+}
+
+void vcpu_finalize(struct vcpu *v)
+{
+    (void)v;
+    fail_msg("vcpu_finalize called: no backend here");
+}
+
+void guest_memory_frame_deleting(struct cap *frame)
+{
+    (void)frame;
+    fail_msg("guest_memory_frame_deleting called: nothing is guest-mapped here");
+}
+
+void vcpu_guest_memory_cap_deleting(struct cap *gm_cap)
+{
+    (void)gm_cap;
+    fail_msg("vcpu_guest_memory_cap_deleting called: no GuestMemory here");
 }
 
 /* ---- object facts, restated from objects.h and cap.h (not from object.c) ---- */

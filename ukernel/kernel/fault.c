@@ -5,6 +5,7 @@
 #include "../arch/x86_64/trap.h"
 #include "../include/hv/fault.h"
 #include "../include/hv/ipc_buffer.h"
+#include "../include/hv/vcpu.h"
 #include "../object/sched_context.h"
 #include "console.h"
 #include "ipc.h"
@@ -47,6 +48,12 @@ void fault_unknown_syscall(struct tcb *t)
         return;
     }
     raise(t, HV_FAULT_SYSCALL, t->ctx.rax, t->ctx.rip, t->ctx.rsp, t->ctx.rdi);
+}
+
+void fault_raise_vm_exit(struct tcb *t, uint64_t reason, uint64_t qualification, uint64_t address,
+                         uint64_t length)
+{
+    raise(t, HV_FAULT_VM_EXIT, reason, qualification, address, length);
 }
 
 void fault_raise_timeout(struct tcb *t)

@@ -16,4 +16,8 @@ void fault_unknown_syscall(struct tcb *t);
 /* `t` ran out of budget and its SchedContext asks for a timeout fault. */
 void fault_raise_timeout(struct tcb *t);
 
+/* `t`'s guest exited for its handler: w0 reason, w1 qualification, w2 address, w3 length. */
+void fault_raise_vm_exit(struct tcb *t, uint64_t reason, uint64_t qualification, uint64_t address,
+                         uint64_t length);
+
 #endif

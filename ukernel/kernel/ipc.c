@@ -7,11 +7,13 @@
 #include "../include/hv/fault.h"
 #include "../include/hv/ipc_buffer.h"
 #include "../include/hv/syscall.h"
+#include "../include/hv/vcpu.h"
 #include "../object/cnode.h"
 #include "../object/endpoint.h"
 #include "../object/notification.h"
 #include "../object/object.h"
 #include "../object/reply.h"
+#include "../object/vcpu.h"
 #include "assert.h"
 #include "sched.h"
 
@@ -132,6 +134,9 @@ static void transfer(struct tcb *s, struct tcb *r, uint64_t badge, bool grant)
         len = REG_WORDS;    /* no buffer to carry the rest: the message is cut */
     for (unsigned i = 0; i < len; i++)
         set_receiver_word(r, rbuf, i, sender_word(s, sbuf, i, fault_words));
+    /* A VM exit carries the guest state its transfer mask chose, after the four words. */
+    if (fault_words != NULL && s->fault_label == HV_FAULT_VM_EXIT && rbuf != NULL)
+        len += vcpu_exit_state_words(s, &rbuf->msg[HV_VCPU_STATE_WORD]);
 
     unsigned caps = 0;
     if (fault_words == NULL && hv_tag_caps(tag) > 0 && grant)
@@ -250,6 +255,7 @@ void ipc_recv(struct tcb *receiver, struct cte *ep_slot, struct cte *reply_slot)
 static void complete_fault(struct tcb *replier, struct tcb *faulted)
 {
     uint64_t tag = replier->ctx.rsi;
+    bool vm_exit = faulted->fault_label == HV_FAULT_VM_EXIT;
     faulted->fault_label = 0;
     faulted->flags = 0;
     if (hv_tag_label(tag) != HV_FAULT_RESUME) {
@@ -257,6 +263,14 @@ static void complete_fault(struct tcb *replier, struct tcb *faulted)
         return;
     }
     unsigned len = hv_tag_length(tag);
+    if (vm_exit) {
+        /* HV_VCPU_REPLY_RESUME: the state groups named in the reply's mtd word are written. */
+        const struct hv_ipc_buffer *rbuf = tcb_ipc_buffer(replier);
+        if (rbuf != NULL && len >= HV_VCPU_STATE_WORD + HV_VCPU_STATE_WORDS)
+            vcpu_exit_reply_state(faulted, &rbuf->msg[HV_VCPU_STATE_WORD]);
+        sched_make_runnable(faulted);
+        return;
+    }
     if (len >= 2) {
         faulted->ctx.rip = replier->ctx.rdx;
         faulted->ctx.rsp = replier->ctx.r8;

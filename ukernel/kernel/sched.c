@@ -17,6 +17,7 @@
 #include "console.h"
 #include "platform.h"
 #include "../object/vspace.h"
+#include "vcpu_run.h"
 
 #define BITMAP_WORDS (SCHED_PRIORITIES / 64)
 
@@ -109,6 +110,16 @@ void sched_evict_address_space(uint64_t pml4_pa)
         struct tcb *cur = p != NULL ? p->current : NULL;
         if (i != me && cur != NULL && p->online && p->loaded_cr3 == pml4_pa)
             evict_from(i, cur);
+    }
+}
+
+void sched_kick_thread(struct tcb *t)
+{
+    unsigned me = this_cpu_index();
+    for (unsigned i = 0; i < CONFIG_MAX_CPUS; i++) {
+        struct percpu *p = percpu_of(i);
+        if (t != NULL && i != me && p != NULL && p->online && p->current == t)
+            kick_cpu(i);
     }
 }
 
@@ -343,6 +354,8 @@ void sched_exit_to_user(void)
     if (next != cur)
         cpu->last_switch = sched_now();
     cpu->loaded_cr3 = vspace_activate(next);
+    if (next->vcpu != NULL)
+        switch_stack_and_call(cpu->kernel_stack_top, vcpu_run_current);   /* runs its guest */
     if (rdmsr(MSR_FS_BASE) != next->ctx.fs_base)
         wrmsr(MSR_FS_BASE, next->ctx.fs_base);
     __asm__ volatile("fxrstor64 %0" : : "m"(*(const uint8_t(*)[512])next->fpu));

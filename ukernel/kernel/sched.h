@@ -22,6 +22,9 @@ void sched_poll_eviction(void);
 /* Evicts, from every other CPU, a thread running in the address space `pml4_pa`. */
 void sched_evict_address_space(uint64_t pml4_pa);
 
+/* Interrupts every other CPU currently running `t` (it re-checks its state at once). */
+void sched_kick_thread(struct tcb *t);
+
 /* Installs the cross-CPU reschedule interrupt (once, before any thread runs). */
 void sched_init(void);
 /* Makes `t` runnable on its CPU's queue (tail of its priority). */

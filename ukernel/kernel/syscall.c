@@ -13,6 +13,7 @@
 #include "../include/hv/syscall.h"
 #include "../object/cnode.h"
 #include "../object/endpoint.h"
+#include "../object/guest_memory.h"
 #include "../object/ioport.h"
 #include "../object/irq.h"
 #include "../object/notification.h"
@@ -20,6 +21,7 @@
 #include "../object/sched_context.h"
 #include "../object/tcb.h"
 #include "../object/untyped.h"
+#include "../object/vcpu.h"
 #include "../object/vspace.h"
 #include "fault.h"
 #include "ipc.h"
@@ -104,6 +106,12 @@ static void invoke_object(struct tcb *t, struct cte *slot)
     case HV_OBJ_IRQ_CONTROL:
     case HV_OBJ_IRQ_HANDLER:
         err = irq_invoke(root, slot, label, args, nargs, &out);
+        break;
+    case HV_OBJ_GUEST_MEMORY:
+        err = guest_memory_invoke(root, slot, label, args, nargs, &out);
+        break;
+    case HV_OBJ_VCPU:
+        err = vcpu_invoke(root, slot, label, args, nargs, &out);
         break;
     default:
         err = HV_ERR_WRONG_TYPE;

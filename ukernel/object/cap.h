@@ -21,6 +21,9 @@
  *   PML4            kernel address          vspace id              -
  *   PDPT, PD, PT    kernel address          mapped va (if mapped)  vspace id (0 = unmapped)
  *   FRAME           physical base           mapped va              vspace id (0 = unmapped)
+ *                   (CAP_FLAG_GUEST_MAPPED)  gfn                    GuestMemory id
+ *   GUEST_MEMORY    kernel address          vcpu holding it (or 0) -
+ *   VCPU            kernel address          -                      -
  *   IRQ_HANDLER     its line (irq.c)        irq number             -
  *   IOPORT          -                       first | last << 16     -
  *
@@ -39,6 +42,7 @@ struct cap {
 
 #define CAP_FLAG_BADGED (1u << 0)   /* badge set: it can never be changed again */
 #define CAP_FLAG_MAPPED (1u << 1)   /* frame / paging structure currently mapped */
+#define CAP_FLAG_GUEST_MAPPED (1u << 2) /* frame mapped in a GuestMemory (data gfn, data2 its id) */
 
 /*
  * A slot. The derivation tree (CDT) is explicit: every cap derived by retype,

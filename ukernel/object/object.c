@@ -8,12 +8,14 @@
 #include "../lib/kstring.h"
 #include "cnode.h"
 #include "endpoint.h"
+#include "guest_memory.h"
 #include "irq.h"
 #include "kobj.h"
 #include "notification.h"
 #include "reply.h"
 #include "sched_context.h"
 #include "tcb.h"
+#include "vcpu.h"
 #include "vspace.h"
 
 /* log2 size of the objects whose size is fixed; 0 = not made by retype (or size given). */
@@ -36,6 +38,8 @@ uint64_t object_size(uint8_t type, unsigned size_bits)
         return 1ull << size_bits;
     if (type == HV_OBJ_CNODE)
         return 1ull << (size_bits + HV_CNODE_SLOT_BITS);
+    if (type == HV_OBJ_GUEST_MEMORY || type == HV_OBJ_VCPU)
+        return size_bits < 64 ? 1ull << size_bits : 0;   /* object + pool, checked at retype */
     if (type >= HV_OBJ_TYPE_COUNT || fixed_size_bits[type] == 0)
         return 0;
     return 1ull << fixed_size_bits[type];
@@ -47,6 +51,12 @@ _Static_assert(sizeof(struct reply) <= (1u << HV_REPLY_BITS), "reply fits");
 
 enum hv_error object_check_retype(uint8_t type, unsigned size_bits, bool device_memory)
 {
+    if (device_memory && (type == HV_OBJ_GUEST_MEMORY || type == HV_OBJ_VCPU))
+        return HV_ERR_ILLEGAL_OPERATION;
+    if (type == HV_OBJ_GUEST_MEMORY)
+        return guest_memory_check_retype(size_bits);
+    if (type == HV_OBJ_VCPU)
+        return vcpu_check_retype(size_bits);
     if (object_size(type, 0) == 0 && type != HV_OBJ_UNTYPED)
         return HV_ERR_WRONG_TYPE;   /* NULL and the device-authority types are not made by retype */
     if (device_memory && type != HV_OBJ_FRAME && type != HV_OBJ_UNTYPED)
@@ -88,6 +98,10 @@ struct cap object_create(uint8_t type, unsigned size_bits, void *mem, uint64_t p
         break;
     case HV_OBJ_PML4:
         return vspace_create_pml4(mem);
+    case HV_OBJ_GUEST_MEMORY:
+        return guest_memory_create(mem, pa, size_bits);
+    case HV_OBJ_VCPU:
+        return vcpu_create(mem, pa, size_bits);
     case HV_OBJ_FRAME:
         c.object = pa;
         c.size_bits = HV_FRAME_BITS;
@@ -115,6 +129,8 @@ void object_ref(const struct cap *c)
     case HV_OBJ_NOTIFICATION:
     case HV_OBJ_REPLY:
     case HV_OBJ_IRQ_HANDLER:    /* counted on its line (irq.c) */
+    case HV_OBJ_GUEST_MEMORY:
+    case HV_OBJ_VCPU:
         kobj_of(c)->caps++;
         break;
     case HV_OBJ_PML4:
@@ -138,7 +154,9 @@ bool object_unref(const struct cap *c)
     case HV_OBJ_ENDPOINT:
     case HV_OBJ_NOTIFICATION:
     case HV_OBJ_REPLY:
-    case HV_OBJ_IRQ_HANDLER: {
+    case HV_OBJ_IRQ_HANDLER:
+    case HV_OBJ_GUEST_MEMORY:
+    case HV_OBJ_VCPU: {
         struct kobj *o = kobj_of(c);
         kassert(o->caps > 0);
         return --o->caps == 0;
@@ -177,6 +195,12 @@ void object_finalize(const struct cap *c)
     case HV_OBJ_IRQ_HANDLER:
         irq_handler_finalize(irq_line_of(c));
         break;
+    case HV_OBJ_GUEST_MEMORY:
+        guest_memory_finalize(guest_memory_of(c));
+        break;
+    case HV_OBJ_VCPU:
+        vcpu_finalize(vcpu_of(c));
+        break;
     default:
         break;
     }
@@ -186,6 +210,14 @@ void object_cap_deleting(struct cap *c)
 {
     switch (c->type) {
     case HV_OBJ_FRAME:
+        if (c->flags & CAP_FLAG_GUEST_MAPPED)
+            guest_memory_frame_deleting(c);
+        else
+            vspace_cap_deleting(c);
+        break;
+    case HV_OBJ_GUEST_MEMORY:
+        vcpu_guest_memory_cap_deleting(c);     /* only the copy a vCPU holds does anything */
+        break;
     case HV_OBJ_PDPT:
     case HV_OBJ_PD:
     case HV_OBJ_PT:
@@ -198,8 +230,10 @@ void object_cap_deleting(struct cap *c)
 
 void object_cap_derived(struct cap *c)
 {
+    if (c->type == HV_OBJ_GUEST_MEMORY)
+        c->data = 0;    /* a copy is never the one a vCPU holds */
     if (c->type == HV_OBJ_FRAME) {
-        c->flags &= ~CAP_FLAG_MAPPED;
+        c->flags &= ~(CAP_FLAG_MAPPED | CAP_FLAG_GUEST_MAPPED);
         c->data = 0;
         c->data2 = 0;
     }

@@ -18,6 +18,7 @@
 #include "object.h"
 #include "reply.h"
 #include "sched_context.h"
+#include "vcpu.h"
 #include "vspace.h"
 
 #define USER_CS (0x28 | 3)
@@ -81,6 +82,7 @@ void tcb_cancel_ipc(struct tcb *t)
 void tcb_finalize(struct tcb *t)
 {
     sched_evict_remote(t);  /* its memory may be reused once we return */
+    vcpu_unbind_tcb(t);
     tcb_cancel_ipc(t);
     if (t->recv_reply != NULL) {
         t->recv_reply->owner = NULL;

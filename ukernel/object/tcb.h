@@ -45,6 +45,7 @@ struct endpoint;
 struct notification;
 struct reply;
 struct sched_context;
+struct vcpu;
 
 struct tcb {
     struct kobj hdr;
@@ -76,6 +77,7 @@ struct tcb {
     uint64_t syscall_entry;     /* reflected Linux system calls go here (0: fault instead) */
 
     struct cte slots[TCB_SLOT_COUNT];
+    struct vcpu *vcpu;          /* bound vCPU: the thread runs that guest instead of user code */
 
     /* x87/SSE state (FXSAVE image): saved on every entry, restored on every exit. */
     uint8_t fpu[512] __attribute__((aligned(16)));

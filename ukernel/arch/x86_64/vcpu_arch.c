@@ -67,6 +67,12 @@ void vcpu_arch_set_shadow_root(struct vcpu_arch *v, uint64_t shadow_cr3)
     backend->set_shadow_root(v, shadow_cr3);
 }
 
+void vcpu_arch_flush_tlb(struct vcpu_arch *v)
+{
+    kassert(backend && backend->flush_tlb);
+    backend->flush_tlb(v);
+}
+
 void vcpu_arch_state_write(struct vcpu_arch *v, const struct hv_vcpu_state *s)
 {
     kassert(backend);

@@ -64,6 +64,7 @@ struct vcpu_arch_ops {
     void (*setup)(struct vcpu_arch *v, uint64_t pages_pa, uint32_t tag);
     void (*set_nested_root)(struct vcpu_arch *v, uint64_t root_pa);
     void (*set_shadow_root)(struct vcpu_arch *v, uint64_t shadow_cr3);
+    void (*flush_tlb)(struct vcpu_arch *v);
     void (*state_write)(struct vcpu_arch *v, const struct hv_vcpu_state *s);
     void (*state_read)(struct vcpu_arch *v, uint64_t mtd, struct hv_vcpu_state *s);
     void (*set_exception_intercepts)(struct vcpu_arch *v, uint32_t vector_bitmap);
@@ -101,6 +102,14 @@ void vcpu_arch_setup(struct vcpu_arch *v, uint64_t pages_pa, uint32_t tag);
  * shadow paging, the shadow root the guest runs on. */
 void vcpu_arch_set_nested_root(struct vcpu_arch *v, uint64_t root_pa);
 void vcpu_arch_set_shadow_root(struct vcpu_arch *v, uint64_t shadow_cr3);
+
+/*
+ * Drops the vCPU's cached guest translations at its next entry (SVM: TLB_CONTROL;
+ * VMX: INVVPID/INVEPT). The core calls it when GuestMemory loses or narrows a
+ * mapping and before a vCPU runs on a CPU for the first time since its tag was
+ * (re)assigned.
+ */
+void vcpu_arch_flush_tlb(struct vcpu_arch *v);
 
 /* Copy guest state in (the groups in s->mtd) and out (groups in `mtd`). */
 void vcpu_arch_state_write(struct vcpu_arch *v, const struct hv_vcpu_state *s);

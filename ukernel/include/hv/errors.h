@@ -28,6 +28,7 @@ enum hv_error {
     HV_ERR_CANCELLED = 17,          /* IPC aborted: the object or partner went away */
     HV_ERR_UNKNOWN_SYSCALL = 18,    /* returned only where no fault handler exists */
     HV_ERR_BUSY = 19,               /* object in use by another operation (e.g. bound elsewhere) */
+    HV_ERR_NOT_SUPPORTED = 20,      /* this CPU (or this build) cannot do it (e.g. nested paging) */
     HV_ERR_COUNT
 };
 

@@ -22,6 +22,8 @@ enum hv_object_type {
     HV_OBJ_IRQ_HANDLER = 14,
     HV_OBJ_IOPORT_CONTROL = 15,     /* authority to create I/O port range caps */
     HV_OBJ_IOPORT = 16,
+    HV_OBJ_GUEST_MEMORY = 17,       /* a guest-physical address space (nested page tables) */
+    HV_OBJ_VCPU = 18,               /* a virtual CPU (VMCB / VMCS), run by a bound TCB */
     HV_OBJ_TYPE_COUNT
 };
 
@@ -38,6 +40,33 @@ enum hv_object_type {
 #define HV_REPLY_BITS 5
 #define HV_PAGE_TABLE_BITS 12           /* PML4, PDPT, PD, PT */
 #define HV_FRAME_BITS 12
+/*
+ * GuestMemory and VCPU are retyped with a size of the caller's choice in these
+ * ranges; the memory beyond each object's fixed part is its pool:
+ *  - GuestMemory: page 0 the object, page 1 the root table, the rest the pool its
+ *    nested page tables are taken from (a MAP that needs a table from an empty pool
+ *    fails with HV_ERR_NOT_ENOUGH_MEMORY; tables are kept until the object goes);
+ *  - VCPU: page 0 the object, then the backend's pages (VMCB + I/O and MSR
+ *    permission maps, or VMCS + bitmaps), the rest the shadow-paging pool.
+ */
+#define HV_GUEST_MEMORY_MIN_BITS 14     /* 16 KiB: object, root, two pool tables */
+#define HV_GUEST_MEMORY_MAX_BITS 24
+#define HV_VCPU_MIN_BITS 15             /* 32 KiB */
+#define HV_VCPU_MAX_BITS 24
+#define HV_GUEST_GFN_LIMIT (1ull << 36) /* 4-level nested tables: 48-bit guest-physical */
+
+/* GuestMemory mapping rights (GUEST_MEMORY_MAP); READ is required (neither NPT nor
+ * EPT maps write- or execute-only), WRITE needs the frame cap's WRITE. */
+#define HV_GUEST_READ (1u << 0)
+#define HV_GUEST_WRITE (1u << 1)
+#define HV_GUEST_EXECUTE (1u << 2)
+#define HV_GUEST_RIGHTS_ALL 7u
+
+/* VCPU_SET_GUEST_MEMORY modes. */
+#define HV_VCPU_MODE_NESTED 0u          /* GuestMemory is the NPT/EPT of the vCPU */
+#define HV_VCPU_MODE_SHADOW 1u          /* the core's shadow page tables (vTLB) */
+/* HV_EXIT_INVALID_STATE qualifications the core itself reports (else the backend's). */
+#define HV_VCPU_INVALID_NO_MEMORY 0x100u    /* no GuestMemory bound */
 
 /* Capability rights. Derivation (mint, copy) can only keep or drop rights. */
 #define HV_RIGHT_READ (1u << 0)         /* receive; map readable; read registers */
@@ -109,6 +138,34 @@ enum hv_invocation {
     HV_INV_IOPORT_CONTROL_ISSUE = 44, /* (first, last, dest_cnode, dest_index, dest_depth) */
     HV_INV_IOPORT_IN = 45,          /* (port, width 1/2/4) -> value */
     HV_INV_IOPORT_OUT = 46,         /* (port, width, value) */
+    /*
+     * GuestMemory (invocations need WRITE, QUERY needs READ). A gfn is a guest
+     * frame number (gpa >> 12). MAP enters a Frame cap at a gfn with HV_GUEST_*
+     * rights, never more than the frame cap has; the frame cap is then "mapped"
+     * (one mapping per cap, as FRAME_MAP: map copies to map a frame twice) and
+     * deleting or revoking it unmaps it and flushes every vCPU's guest TLB.
+     * Errors: gfn >= size (HV_ERR_RANGE), frame cap already mapped or gfn in use
+     * (HV_ERR_ALREADY_MAPPED), not a frame (HV_ERR_WRONG_TYPE), rights
+     * (HV_ERR_INSUFFICIENT_RIGHTS / HV_ERR_INVALID_ARGUMENT), table pool empty
+     * (HV_ERR_NOT_ENOUGH_MEMORY).
+     */
+    HV_INV_GUEST_MEMORY_MAP = 50,   /* (frame cptr, gfn, HV_GUEST_* rights) */
+    HV_INV_GUEST_MEMORY_UNMAP = 51, /* (gfn): HV_ERR_NOT_MAPPED if nothing there */
+    HV_INV_GUEST_MEMORY_QUERY = 52, /* (gfn) -> hpa, HV_GUEST_* rights; HV_ERR_NOT_MAPPED */
+    HV_INV_GUEST_MEMORY_SET_SIZE = 53, /* (gfn count, 1..HV_GUEST_GFN_LIMIT): only while nothing is mapped at or above it */
+    /*
+     * VCPU (WRITE needed, READ_STATE needs READ). Guest state travels in IPC-buffer
+     * words HV_VCPU_STATE_WORD.. as struct hv_vcpu_state (hv/vcpu.h), its first word
+     * the transfer mask. State access and configuration need the vCPU not running:
+     * unbound, or its thread stopped (in a VM exit, suspended): else HV_ERR_BUSY.
+     */
+    HV_INV_VCPU_BIND_TCB = 60,      /* (tcb cptr; 0 unbinds): the TCB runs this guest when resumed */
+    HV_INV_VCPU_SET_GUEST_MEMORY = 61, /* (guest memory cptr, HV_VCPU_MODE_*) */
+    HV_INV_VCPU_SET_TRANSFER = 62,  /* (exit reason, HV_MTD_* groups the exit message carries) */
+    HV_INV_VCPU_READ_STATE = 63,    /* (HV_MTD_* groups) -> state in the caller's IPC buffer */
+    HV_INV_VCPU_WRITE_STATE = 64,   /* state (with its mtd) in the message words at HV_VCPU_STATE_WORD */
+    HV_INV_VCPU_SET_EXCEPTION_INTERCEPTS = 65, /* (bit per guest exception vector 0-31) */
+    HV_INV_VCPU_RECALL = 66,        /* force an HV_EXIT_RECALL exit soon (any thread, any CPU) */
 };
 
 #endif
