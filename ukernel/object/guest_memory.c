@@ -22,8 +22,8 @@ _Static_assert(sizeof(struct guest_memory) <= PAGE, "the object fits its first p
 _Static_assert(HV_GUEST_READ == NESTED_READ && HV_GUEST_WRITE == NESTED_WRITE &&
                HV_GUEST_EXECUTE == NESTED_EXECUTE, "ABI rights are the encoder's rights");
 _Static_assert(HV_GUEST_GFN_LIMIT == 1ull << (9u * NESTED_LEVELS), "four levels of 512 entries");
-_Static_assert((1ull << HV_GUEST_MEMORY_MIN_BITS) >= (PAGE_POOL + 2u) * PAGE,
-               "the smallest object has a root and a pool");
+_Static_assert((1ull << HV_GUEST_MEMORY_MIN_BITS) >= (PAGE_POOL + NESTED_LEVELS - 1u) * PAGE,
+               "the smallest object can map one gfn");
 
 /* Live objects by id; a frame cap's mapping names the id, so it never names freed memory. */
 static struct guest_memory *ids[GUEST_MEMORY_MAX];

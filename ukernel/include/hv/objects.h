@@ -49,7 +49,7 @@ enum hv_object_type {
  *  - VCPU: page 0 the object, then the backend's pages (VMCB + I/O and MSR
  *    permission maps, or VMCS + bitmaps), the rest the shadow-paging pool.
  */
-#define HV_GUEST_MEMORY_MIN_BITS 14     /* 16 KiB: object, root, two pool tables */
+#define HV_GUEST_MEMORY_MIN_BITS 15     /* 32 KiB: object, root, six pool tables (one path needs three) */
 #define HV_GUEST_MEMORY_MAX_BITS 24
 #define HV_VCPU_MIN_BITS 15             /* 32 KiB */
 #define HV_VCPU_MAX_BITS 24

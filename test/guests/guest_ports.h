@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* guest_ports: what the test guests and the test vmm (test/user/vmmtest.c) agree on. */
+#ifndef HV_TEST_GUEST_PORTS_H
+#define HV_TEST_GUEST_PORTS_H
+
+#define GUEST_LOAD_GPA 0x7c00           /* real mode, CS = DS = SS = 0, entry at the load address */
+#define GUEST_STACK_TOP 0x7000
+#define GUEST_PORT_CONSOLE 0xe9         /* OUT al: one character of the guest's report */
+#define GUEST_PORT_VALUE 0x5a0          /* IN eax: the vmm answers GUEST_IN_VALUE */
+#define GUEST_PORT_PHASE 0x5a1          /* OUT al: GUEST_PHASE_* */
+#define GUEST_PHASE_SPIN 1              /* about to spin until recalled (the vmm sets ax = GUEST_RECALL_AX) */
+#define GUEST_PHASE_DONE 2              /* finished: the vmm stops the vCPU */
+#define GUEST_IN_VALUE 0xcafebabe
+#define GUEST_CPUID_LEAF 0x48560000
+#define GUEST_CPUID_EAX 0x11111111
+#define GUEST_CPUID_EBX 0x22222222
+#define GUEST_CPUID_ECX 0x33333333
+#define GUEST_CPUID_EDX 0x44444444
+#define GUEST_HLT_VECTOR 0x40           /* the vmm injects this external interrupt after a HLT */
+#define GUEST_DE_MARKER 0xd0d0          /* the vmm sets bx after forwarding the guest's #DE */
+#define GUEST_GPA_PROBE 0x90000         /* unmapped until the guest touches it */
+#define GUEST_GPA_PATTERN 0x5a5a        /* the vmm's frame at GUEST_GPA_PROBE starts with this */
+#define GUEST_RECALL_AX 0x7777
+#define GUEST_TSC_OFFSET_SHIFT 50       /* the vmm sets TSC offset 1 << 50: edx >= 1 << 18 */
+
+#endif
