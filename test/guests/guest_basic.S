@@ -90,12 +90,13 @@ _start:
     mov $name_tsc, %si
     call report
 
-    /* recall: spin until another thread recalls the vCPU and the vmm sets ax */
+    /* recall: spin until another thread recalls the vCPU and the vmm sets cx (cleared
+     * before the phase exit: the recall may land at any instruction after it) */
+    xor %cx, %cx
     mov $GUEST_PORT_PHASE, %dx
     mov $GUEST_PHASE_SPIN, %al
     out %al, %dx
-    xor %ax, %ax
-3:  cmp $GUEST_RECALL_AX, %ax
+3:  cmp $GUEST_RECALL_CX, %cx
     jne 3b
     mov $1, %dl
     mov $name_recall, %si

@@ -456,7 +456,7 @@ static void basic(void)
         case HV_EXIT_RECALL:
             hvu_check(spinning && recall_result == HV_OK, "vmm.recall_exit", "spinning %d recall %lu", spinning,
                       recall_result);
-            s->rax = (s->rax & ~0xffffull) | GUEST_RECALL_AX;
+            s->rcx = (s->rcx & ~0xffffull) | GUEST_RECALL_CX;
             break;
         default:
             hvu_check(false, "vmm.expected_exit", "reason %lu qual 0x%lx addr 0x%lx", reason, q, m.w[2]);
