@@ -83,6 +83,21 @@ _start:
     mov $name_gpa, %si
     call report
 
+    /* gpa_unmap: the vmm deletes that frame's cap (unmap + guest TLB flush); the next
+     * access exits again and the vmm maps a frame holding another pattern */
+    mov $GUEST_PORT_PHASE, %dx
+    mov $GUEST_PHASE_UNMAP, %al
+    out %al, %dx
+    mov $(GUEST_GPA_PROBE >> 4), %ax
+    mov %ax, %es
+    mov %es:0, %ax
+    push %ds
+    pop %es
+    cmp $GUEST_GPA_PATTERN2, %ax
+    sete %dl
+    mov $name_unmap, %si
+    call report
+
     /* tsc_offset: the vmm's offset shows in RDTSC */
     rdtsc
     cmp $(1 << (GUEST_TSC_OFFSET_SHIFT - 32)), %edx
@@ -197,5 +212,6 @@ name_hlt: .asciz "hlt_inject"
 name_ud: .asciz "guest_exception"
 name_de: .asciz "exception_forwarded"
 name_gpa: .asciz "gpa_exit"
+name_unmap: .asciz "gpa_unmap_flushes"
 name_tsc: .asciz "tsc_offset"
 name_recall: .asciz "recall"

@@ -10,6 +10,7 @@
 #define GUEST_PORT_PHASE 0x5a1          /* OUT al: GUEST_PHASE_* */
 #define GUEST_PHASE_SPIN 1              /* about to spin until recalled (the vmm sets cx = GUEST_RECALL_CX) */
 #define GUEST_PHASE_DONE 2              /* finished: the vmm stops the vCPU */
+#define GUEST_PHASE_UNMAP 3             /* the vmm deletes the frame cap at GUEST_GPA_PROBE */
 #define GUEST_IN_VALUE 0xcafebabe
 #define GUEST_CPUID_LEAF 0x48560000
 #define GUEST_CPUID_EAX 0x11111111
@@ -20,6 +21,7 @@
 #define GUEST_DE_MARKER 0xd0d0          /* the vmm sets bx after forwarding the guest's #DE */
 #define GUEST_GPA_PROBE 0x90000         /* unmapped until the guest touches it */
 #define GUEST_GPA_PATTERN 0x5a5a        /* the vmm's frame at GUEST_GPA_PROBE starts with this */
+#define GUEST_GPA_PATTERN2 0xa5a5       /* ... and the one it maps after GUEST_PHASE_UNMAP */
 #define GUEST_RECALL_CX 0x7777
 #define GUEST_TSC_OFFSET_SHIFT 50       /* the vmm sets TSC offset 1 << 50: edx >= 1 << 18 */
 

@@ -377,7 +377,8 @@ static void basic(void)
     hvu_check(err == HV_OK, "vmm.start_basic_vm", "err %lu", err);
 
     char line[LINE_MAX];
-    unsigned len = 0, exits = 0;
+    unsigned len = 0, exits = 0, gpa_exits = 0;
+    uint64_t probe_cap = 0;
     bool done = false, spinning = false;
     struct hv_msg m;
     while (!done && next_exit(&m)) {
@@ -410,6 +411,9 @@ static void basic(void)
             } else if (port == GUEST_PORT_PHASE && (s->rax & 0xff) == GUEST_PHASE_SPIN) {
                 spinning = true;
                 (void)hv_signal(recall_ntfn);
+            } else if (port == GUEST_PORT_PHASE && (s->rax & 0xff) == GUEST_PHASE_UNMAP) {
+                err = hvu_delete(probe_cap);
+                hvu_check(err == HV_OK && probe_cap != 0, "vmm.delete_mapped_frame_cap", "err %lu", err);
             } else if (port == GUEST_PORT_PHASE && (s->rax & 0xff) == GUEST_PHASE_DONE) {
                 done = true;
             } else {
@@ -443,10 +447,13 @@ static void basic(void)
             hvu_check(m.w[2] == GUEST_GPA_PROBE && (q & HV_GPA_READ), "vmm.gpa_exit_address",
                       "gpa 0x%lx access 0x%lx", m.w[2], q);
             uint64_t f = hvu_retype(HV_OBJ_FRAME, 0, &err);
-            (void)hvu_map_frame_into(HV_ROOT_VSPACE, f, PROBE_VA, 0);
-            *(volatile uint16_t *)(uintptr_t)PROBE_VA = GUEST_GPA_PATTERN;
+            uint64_t va = PROBE_VA + gpa_exits * PAGE;
+            (void)hvu_map_frame_into(HV_ROOT_VSPACE, f, va, 0);
+            *(volatile uint16_t *)(uintptr_t)va = gpa_exits == 0 ? GUEST_GPA_PATTERN : GUEST_GPA_PATTERN2;
+            gpa_exits++;
             uint64_t g;
             (void)hvu_copy(f, HV_RIGHTS_ALL, &g);
+            probe_cap = g;
             err = inv(vm.gm, HV_INV_GUEST_MEMORY_MAP, 3,
                       (uint64_t[]){ g, GUEST_GPA_PROBE >> 12, HV_GUEST_READ | HV_GUEST_WRITE });
             hvu_check(err == HV_OK, "vmm.gpa_map_on_demand", "err %lu", err);
@@ -468,7 +475,7 @@ static void basic(void)
         else
             reply_resume(mtd);
     }
-    hvu_check(done && guest_summary_seen && guest_fails == 0 && guest_passes >= 8, "vmm.basic_guest_ran",
+    hvu_check(done && guest_summary_seen && guest_fails == 0 && guest_passes >= 9, "vmm.basic_guest_ran",
               "done %d summary %d passes %u fails %u exits %u", done, guest_summary_seen, guest_passes,
               guest_fails, exits);
 }
