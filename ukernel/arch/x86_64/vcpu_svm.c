@@ -61,25 +61,25 @@ static uint8_t *vmcb(const struct vcpu_arch *v)
 static uint64_t rd64(const struct vcpu_arch *v, unsigned off)
 {
     uint64_t x;
-    memcpy(&x, vmcb(v) + off, sizeof(x));
+    __builtin_memcpy(&x, vmcb(v) + off, sizeof(x));
     return x;
 }
 
 static void wr64(const struct vcpu_arch *v, unsigned off, uint64_t x)
 {
-    memcpy(vmcb(v) + off, &x, sizeof(x));
+    __builtin_memcpy(vmcb(v) + off, &x, sizeof(x));
 }
 
 static uint32_t rd32(const struct vcpu_arch *v, unsigned off)
 {
     uint32_t x;
-    memcpy(&x, vmcb(v) + off, sizeof(x));
+    __builtin_memcpy(&x, vmcb(v) + off, sizeof(x));
     return x;
 }
 
 static void wr32(const struct vcpu_arch *v, unsigned off, uint32_t x)
 {
-    memcpy(vmcb(v) + off, &x, sizeof(x));
+    __builtin_memcpy(vmcb(v) + off, &x, sizeof(x));
 }
 
 static void set_bits32(const struct vcpu_arch *v, unsigned off, uint32_t bits, bool on)
@@ -93,12 +93,12 @@ _Static_assert(sizeof(struct hv_segment) == 16, "VMCB segment slot");
 
 static void seg_read(const struct vcpu_arch *v, unsigned off, struct hv_segment *s)
 {
-    memcpy(s, vmcb(v) + off, sizeof(*s));
+    __builtin_memcpy(s, vmcb(v) + off, sizeof(*s));
 }
 
 static void seg_write(const struct vcpu_arch *v, unsigned off, const struct hv_segment *s)
 {
-    memcpy(vmcb(v) + off, s, sizeof(*s));
+    __builtin_memcpy(vmcb(v) + off, s, sizeof(*s));
 }
 
 static void seg_set(const struct vcpu_arch *v, unsigned off, uint16_t sel, uint16_t attr,
