@@ -113,7 +113,7 @@ void sched_evict_address_space(uint64_t pml4_pa)
     }
 }
 
-void sched_kick_thread(struct tcb *t)
+void sched_kick_thread(const struct tcb *t)
 {
     unsigned me = this_cpu_index();
     for (unsigned i = 0; i < CONFIG_MAX_CPUS; i++) {

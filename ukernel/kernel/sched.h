@@ -23,7 +23,7 @@ void sched_poll_eviction(void);
 void sched_evict_address_space(uint64_t pml4_pa);
 
 /* Interrupts every other CPU currently running `t` (it re-checks its state at once). */
-void sched_kick_thread(struct tcb *t);
+void sched_kick_thread(const struct tcb *t);
 
 /* Installs the cross-CPU reschedule interrupt (once, before any thread runs). */
 void sched_init(void);

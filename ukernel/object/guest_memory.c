@@ -13,7 +13,7 @@
 #include "cnode.h"
 #include "vcpu.h"
 
-#define PAGE 4096u
+#define PAGE 4096ull
 #define PAGE_OBJECT 0u
 #define PAGE_ROOT 1u
 #define PAGE_POOL 2u

@@ -16,7 +16,7 @@
 #include "object.h"
 #include "tcb.h"
 
-#define PAGE 4096u
+#define PAGE 4096ull
 #define DEFAULT_TRANSFER (HV_MTD_GPR | HV_MTD_RSP_RIP_RFLAGS)
 /* EVENTINJ bits the ABI lets a handler set: vector, type, error-valid, valid. */
 #define INJECT_ALLOWED (HV_INJECT_VECTOR_MASK | (7u << HV_INJECT_TYPE_SHIFT) | \

@@ -14,7 +14,7 @@
 #include "svm_vmcb.h"
 #include "vcpu_arch.h"
 
-#define PAGE 4096u
+#define PAGE 4096ull
 #define MSR_VM_HSAVE_PA 0xc0010117u
 #define VM_CR_SVMDIS (1ull << 4)
 
