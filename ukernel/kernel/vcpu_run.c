@@ -48,6 +48,12 @@ void vcpu_run_current(void)
             report_core(t, v, HV_EXIT_RECALL, 0);
             sched_exit_to_user();
         }
+        /*
+         * vTLB INTEGRATION POINT: with HV_VCPU_MODE_SHADOW the guest runs on shadow tables
+         * (vcpu_arch_set_shadow_root); guest #PF, CR3 accesses and INVLPG exits are then
+         * served here by the walker and shadow manager (ukernel/vtlb/) before any message.
+         * Until then only nested mode enters.
+         */
         if (v->mode != HV_VCPU_MODE_NESTED) {
             /* Never enter without a guest-physical space: no NPT would be host memory. */
             report_core(t, v, HV_EXIT_INVALID_STATE, HV_VCPU_INVALID_NO_MEMORY);
