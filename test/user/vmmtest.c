@@ -256,8 +256,16 @@ static void check_errors(void)
 static void hostile(void)
 {
     struct hvu_vm vm;
-    uint64_t err = hvu_vm_create(&vm, boot, "guest_triple", GUEST_LOAD_GPA, badged_ep(BADGE_TRIPLE),
-                                 VCPU_PRIORITY);
+    const uint8_t *bytes;
+    uint64_t size;
+    uint64_t err = HV_OK;
+    /* Bochs with reset_on_triple_fault=0 (the harness's setting) ends the whole emulator at
+     * a guest's triple fault instead of exiting to us: such a run leaves the module out. */
+    if (hvu_map_module(boot, "guest_triple", &bytes, &size) != HV_OK) {
+        hvu_printf("vmm: no guest_triple module: triple-fault check not run\n");
+        goto storm;
+    }
+    err = hvu_vm_create(&vm, boot, "guest_triple", GUEST_LOAD_GPA, badged_ep(BADGE_TRIPLE), VCPU_PRIORITY);
     if (err == HV_OK)
         err = hvu_vm_start(&vm, VCPU_BUDGET_US, VCPU_PERIOD_US);
     struct hv_msg m;
@@ -267,6 +275,7 @@ static void hostile(void)
               m.badge, m.w[0], m.w[1]);
     reply_stop();
 
+storm:;
     struct hvu_vm sv;
     err = hvu_vm_create(&sv, boot, "guest_storm", GUEST_LOAD_GPA, badged_ep(BADGE_STORM), VCPU_PRIORITY);
     if (err == HV_OK)

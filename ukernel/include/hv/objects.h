@@ -147,12 +147,14 @@ enum hv_invocation {
      * Errors: gfn >= size (HV_ERR_RANGE), frame cap already mapped or gfn in use
      * (HV_ERR_ALREADY_MAPPED), not a frame (HV_ERR_WRONG_TYPE), rights
      * (HV_ERR_INSUFFICIENT_RIGHTS / HV_ERR_INVALID_ARGUMENT), table pool empty
-     * (HV_ERR_NOT_ENOUGH_MEMORY).
+     * (HV_ERR_NOT_ENOUGH_MEMORY). A gfn is a frame number: there is no misaligned gfn.
+     * Retype needs a virtualization backend (else HV_ERR_NOT_SUPPORTED); the tables
+     * are in its nested format (AMD NPT or Intel EPT), the root usable as is.
      */
     HV_INV_GUEST_MEMORY_MAP = 50,   /* (frame cptr, gfn, HV_GUEST_* rights) */
-    HV_INV_GUEST_MEMORY_UNMAP = 51, /* (gfn): HV_ERR_NOT_MAPPED if nothing there */
+    HV_INV_GUEST_MEMORY_UNMAP = 51, /* (frame cptr): the cap's mapping here; HV_ERR_NOT_MAPPED if none */
     HV_INV_GUEST_MEMORY_QUERY = 52, /* (gfn) -> hpa, HV_GUEST_* rights; HV_ERR_NOT_MAPPED */
-    HV_INV_GUEST_MEMORY_SET_SIZE = 53, /* (gfn count, 1..HV_GUEST_GFN_LIMIT): only while nothing is mapped at or above it */
+    HV_INV_GUEST_MEMORY_SET_SIZE = 53, /* (gfn count, 1..HV_GUEST_GFN_LIMIT; default the limit): only while nothing is mapped (HV_ERR_BUSY) */
     /*
      * VCPU (WRITE needed, READ_STATE needs READ). Guest state travels in IPC-buffer
      * words HV_VCPU_STATE_WORD.. as struct hv_vcpu_state (hv/vcpu.h), its first word
