@@ -259,6 +259,7 @@ static void hostile(void)
     const uint8_t *bytes;
     uint64_t size;
     uint64_t err = HV_OK;
+    struct hv_msg m = { 0, 0, { 0, 0, 0, 0 } };
     /* Bochs with reset_on_triple_fault=0 (the harness's setting) ends the whole emulator at
      * a guest's triple fault instead of exiting to us: such a run leaves the module out. */
     if (hvu_map_module(boot, "guest_triple", &bytes, &size) != HV_OK) {
@@ -268,7 +269,6 @@ static void hostile(void)
     err = hvu_vm_create(&vm, boot, "guest_triple", GUEST_LOAD_GPA, badged_ep(BADGE_TRIPLE), VCPU_PRIORITY);
     if (err == HV_OK)
         err = hvu_vm_start(&vm, VCPU_BUDGET_US, VCPU_PERIOD_US);
-    struct hv_msg m;
     bool got = next_exit(&m);
     hvu_check(err == HV_OK && got && m.badge == BADGE_TRIPLE && m.w[0] == HV_EXIT_TRIPLE_FAULT,
               "hostile.triple_fault_is_an_exit", "err %lu got %d badge %lu reason %lu qual 0x%lx", err, got,
