@@ -616,6 +616,23 @@ static void test_reserved_4level(void **s)
     }
 }
 
+/* Bit 8 of a PML4E: reserved on AMD, ignored on Intel; of a PDPTE: ignored on both. */
+static void test_pml4e_bit8_vendor(void **s)
+{
+    (void)s;
+    sim_reset(46, true);
+    struct mx m = mx_4level(1);
+    set_all(&m, RW_ | US_);
+    sim_put(m.ent_gpa[0], 8, m.ent_base[0] | RW_ | US_ | G_);
+    sim_put(m.ent_gpa[1], 8, m.ent_base[1] | RW_ | US_ | G_);
+    struct gw_regs r = regs_4level(m.regs.cr3);
+    expect_ok(walk(&r, GVA4, GW_ACC_USER), m.want_gpa, 0x1000);
+    ENV.amd = true;
+    expect_pf(walk(&r, GVA4, GW_ACC_USER), GVA4, EC_P | EC_RSVD | EC_U);
+    sim_put(m.ent_gpa[0], 8, m.ent_base[0] | RW_ | US_);
+    expect_ok(walk(&r, GVA4, GW_ACC_USER), m.want_gpa, 0x1000);
+}
+
 /* 1 GiB pages on a CPU without them: PS in a PDPTE is reserved. */
 static void test_1g_unsupported(void **s)
 {
@@ -923,6 +940,7 @@ int main(void)
         cmocka_unit_test(test_not_present_each_level),
         cmocka_unit_test(test_reserved_4level),
         cmocka_unit_test(test_1g_unsupported),
+        cmocka_unit_test(test_pml4e_bit8_vendor),
         cmocka_unit_test(test_pae_pdptes),
         cmocka_unit_test(test_pae_2m_reserved),
         cmocka_unit_test(test_32bit_pse),

@@ -60,7 +60,7 @@ static uint64_t reserved_bits(const struct gw_env *env, const struct gw_regs *re
     case GW_PAGING_4LEVEL: {
         uint64_t r = bit_range(51, m) | xd;
         if (level == 4)
-            r |= GPTE_PS;
+            r |= GPTE_PS | (env->amd ? GPTE_G : 0);
         else if (level == 3 && ps)
             r |= env->gbpages ? bit_range(29, 13) : GPTE_PS;
         else if (level == 2 && ps)

@@ -122,6 +122,7 @@ struct gw_env {
     void *ctx;
     unsigned maxphyaddr;  /* the guest CPU's MAXPHYADDR, 32..52 (CPUID 0x80000008 EAX[7:0]) */
     bool gbpages;         /* 1 GiB pages supported (CPUID 0x80000001 EDX.26) */
+    bool amd;             /* AMD: bit 8 of a PML4E is reserved (APM Vol. 2 5.3.3; Intel ignores it) */
 };
 
 /* The guest's paging controls. */
