@@ -304,14 +304,81 @@ static bool hw_translate(uint64_t gva, enum hw_kind k, bool user, bool ac, uint6
     return true;
 }
 
+/* The pool's bookkeeping agrees with the tables (shadow.h's invariants). */
+static void check_invariants(void)
+{
+    unsigned used = 0, l1_pages = 0, l1_listed = 0;
+    for (unsigned i = 0; i < S->pool_pages; i++) {
+        const struct shadow_page *p = &S->pages[i];
+        if (!p->used)
+            continue;
+        used++;
+        const uint64_t *t = pool[i];
+        unsigned present = 0, nonglobal = 0, large = 0;
+        for (unsigned e = 0; e < 512; e++) {
+            if (!(t[e] & P_))
+                continue;
+            present++;
+            nonglobal += !(t[e] & SPTE_SW_GLOBAL);
+            large += (t[e] & SPTE_SW_LARGE) != 0;
+        }
+        if (present != p->present)
+            fail_msg("page %u: %u present entries, counted %u", i, present, p->present);
+        if (p->level == 1) {
+            l1_pages++;
+            if (nonglobal != p->nonglobal || large != p->large)
+                fail_msg("page %u: nonglobal %u/%u large %u/%u", i, nonglobal, p->nonglobal,
+                         large, p->large);
+        }
+        assert_true(S->roots[p->root].valid);
+        if (p->parent == SHADOW_NONE) {
+            assert_int_equal(S->roots[p->root].page, i);
+        } else {
+            if (present == 0)
+                fail_msg("empty level-%u table %u left allocated", p->level, i);
+            assert_true(S->pages[p->parent].used);
+            assert_int_equal(pool[p->parent][p->slot] & ADDR_, POOL_HPA + i * 4096ull);
+            assert_int_equal(S->pages[p->parent].level, p->level + 1);
+        }
+    }
+    for (unsigned r = 0; r < SHADOW_ROOTS; r++) {
+        if (!S->roots[r].valid)
+            continue;
+        for (unsigned i = S->roots[r].l1_head; i != SHADOW_NONE; i = S->pages[i].next) {
+            assert_true(S->pages[i].used && S->pages[i].level == 1 && S->pages[i].root == r);
+            l1_listed++;
+        }
+    }
+    assert_int_equal(l1_listed, l1_pages);
+    assert_int_equal(used + S->free_count, S->pool_pages);
+    assert_true(S->roots[S->current].valid);
+}
+
 /* A guest access: hardware translation, the shadow resolving #PFs, until done. */
+static struct hw hw_access_full(uint64_t gva, enum hw_kind k, bool user, bool ac,
+                                bool implicit);
+
 static struct hw hw_access_ac(uint64_t gva, enum hw_kind k, bool user, bool ac)
 {
+    return hw_access_full(gva, k, user, ac, false);
+}
+
+/* An implicit supervisor access (GDT, IDT, TSS) while the guest's EFLAGS.AC is 1:
+ * SMAP ignores AC for it, and the error code cannot say so. */
+static struct hw hw_access_implicit(uint64_t gva, enum hw_kind k)
+{
+    return hw_access_full(gva, k, false, true, true);
+}
+
+static struct hw hw_access_full(uint64_t gva, enum hw_kind k, bool user, bool ac,
+                                bool implicit)
+{
     struct hw r = {0};
+    check_invariants();
     for (unsigned tries = 0; tries < 8; tries++) {
         uint64_t leaf = 0;
         uint32_t ec = 0;
-        if (hw_translate(gva, k, user, ac, &leaf, &ec)) {
+        if (hw_translate(gva, k, user, ac && !implicit, &leaf, &ec)) {
             r.action = SHADOW_RESUME;
             r.spte = leaf;
             r.hpa = (leaf & ADDR_) | (gva & 0xfff);
@@ -319,6 +386,7 @@ static struct hw hw_access_ac(uint64_t gva, enum hw_kind k, bool user, bool ac)
         }
         struct shadow_outcome o;
         shadow_page_fault(S, gva, shadow_access(ec, ac), &o);
+        check_invariants();
         if (o.action != SHADOW_RESUME) {
             r.action = o.action;
             r.ec = o.error_code;
@@ -336,6 +404,11 @@ static struct hw hw_access_ac(uint64_t gva, enum hw_kind k, bool user, bool ac)
 static struct hw hw_access(uint64_t gva, enum hw_kind k, bool user)
 {
     return hw_access_ac(gva, k, user, false);
+}
+
+static struct hw hw_access_smap_ac(uint64_t gva, enum hw_kind k)
+{
+    return hw_access_ac(gva, k, false, true);
 }
 
 #define expect_hit(res, want_hpa, want_faults)                                                  \
@@ -955,6 +1028,52 @@ static void test_flush_all(void **s)
     expect_hit(hw_access(UGVA, HW_READ, true), hpa_of(UGPA + 0x1000), 1);
 }
 
+/* SMAP: explicit supervisor access with AC reaches a user page; an implicit one faults. */
+static void test_smap_implicit(void **s)
+{
+    (void)s;
+    reset(16);
+    uint64_t cr3v = gtable();
+    struct shadow_outcome o;
+    shadow_init(S, &ENV, POOL_HPA, 16, CR0_ON, cr3v, CR4_LONG | (1ull << 21), EFER_LONG, &o);
+    gmap4(cr3v, UGVA, UGPA, 1, RW_ | US_ | D_);
+    gm_add(UGPA, R_ | W_);
+    struct hw r = hw_access(UGVA, HW_READ, false);      /* AC = 0: SMAP says no */
+    assert_int_equal(r.action, SHADOW_INJECT_PF);
+    assert_int_equal(r.ec, EC_P);
+    expect_hit(hw_access_smap_ac(UGVA, HW_WRITE), hpa_of(UGPA), 1);
+    expect_hit(hw_access_smap_ac(UGVA, HW_READ), hpa_of(UGPA), 0);
+    r = hw_access_implicit(UGVA, HW_READ);
+    assert_int_equal(r.action, SHADOW_INJECT_PF);
+    assert_int_equal(r.ec, EC_P);
+    r = hw_access_implicit(UGVA, HW_WRITE);
+    assert_int_equal(r.action, SHADOW_INJECT_PF);
+    assert_int_equal(r.ec, EC_P | EC_W);
+    expect_hit(hw_access(UGVA, HW_READ, true), hpa_of(UGPA), 1);    /* user: fine */
+}
+
+/* INVLPG of a large page at the very top of the address space (base + span wraps). */
+static void test_large_page_top(void **s)
+{
+    (void)s;
+    reset(16);
+    uint64_t cr3v = gtable();
+    struct shadow_outcome o;
+    shadow_init(S, &ENV, POOL_HPA, 16, CR0_ON, cr3v, CR4_LONG, EFER_LONG, &o);
+    uint64_t gva = 0xffffffffffe00000ull, gpa = 0x3e00000ull;
+    gmap4(cr3v, gva, gpa, 2, RW_ | D_);
+    gm_add(gpa + 0x1ff000, R_ | W_);
+    gm_add(gpa + 0x3ff000, R_ | W_);
+    expect_hit(hw_access(gva + 0x1ff008, HW_READ, false), hpa_of(gpa + 0x1ff000) + 8, 1);
+    gput(gpte4(cr3v, gva, 2), 8, (gpa + 0x200000) | P_ | RW_ | D_ | PS_);
+    shadow_invlpg(S, gva);
+    expect_hit(hw_access(gva + 0x1ff008, HW_READ, false), hpa_of(gpa + 0x3ff000) + 8, 1);
+    ENV.guest.gbpages = false;      /* 2 MiB span, same wrap */
+    gput(gpte4(cr3v, gva, 2), 8, gpa | P_ | RW_ | D_ | PS_);
+    shadow_invlpg(S, gva + 0x5000);
+    expect_hit(hw_access(gva + 0x1ff008, HW_READ, false), hpa_of(gpa + 0x1ff000) + 8, 1);
+}
+
 static void test_access_from_error_code(void **s)
 {
     (void)s;
@@ -984,6 +1103,8 @@ int main(void)
         cmocka_unit_test(test_32bit_guest_4m),
         cmocka_unit_test(test_paging_off),
         cmocka_unit_test(test_flush_all),
+        cmocka_unit_test(test_smap_implicit),
+        cmocka_unit_test(test_large_page_top),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }

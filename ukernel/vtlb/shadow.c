@@ -134,14 +134,16 @@ static unsigned sidx(bool pae, unsigned level, uint64_t gva)
     return (unsigned)(gva >> (12 + 9 * (level - 1))) & (SENTRIES - 1);
 }
 
-/* The level-1 table mapping gva in root r; created (with its parents) if `create`.
- * SHADOW_NONE if absent, or if creating needed a page the pool could not give. */
-static unsigned find_l1(struct shadow *s, unsigned r, uint64_t gva, bool create)
+/* The table at `stop` (1 = PT, 2 = PD) on gva's path in root r; created (with its
+ * parents) if `create`. SHADOW_NONE if absent, or if creating needed a page the pool
+ * could not give. */
+static unsigned find_table(struct shadow *s, unsigned r, uint64_t gva, unsigned stop,
+                           bool create)
 {
     const struct shadow_root *root = &s->roots[r];
     kassert(root->valid);
     unsigned page = root->page;
-    for (unsigned level = root->pae ? 3 : 4; level > 1; level--) {
+    for (unsigned level = root->pae ? 3 : 4; level > stop; level--) {
         unsigned i = sidx(root->pae, level, gva);
         uint64_t e = table(s, page)[i];
         if (!(e & SPTE_P)) {
@@ -159,6 +161,11 @@ static unsigned find_l1(struct shadow *s, unsigned r, uint64_t gva, bool create)
                 s->pages[page].level == level - 1);
     }
     return page;
+}
+
+static unsigned find_l1(struct shadow *s, unsigned r, uint64_t gva, bool create)
+{
+    return find_table(s, r, gva, 1, create);
 }
 
 /* Frees idx and then its ancestors while they are empty (never the root). */
@@ -186,6 +193,13 @@ static void clear_spte(struct shadow *s, unsigned l1, unsigned i)
         p->large--;
     p->present--;
     t[i] = 0;
+}
+
+/* The current root's spte for gva, 0 if none. */
+static uint64_t current_spte(struct shadow *s, uint64_t gva)
+{
+    unsigned l1 = find_l1(s, s->current, gva, false);
+    return l1 == SHADOW_NONE ? 0 : table(s, l1)[sidx(false, 1, gva)];
 }
 
 static bool set_spte(struct shadow *s, unsigned r, uint64_t gva, uint64_t spte)
@@ -265,18 +279,33 @@ static bool invalidate_gva(struct shadow *s, unsigned r, uint64_t gva)
         release_if_empty(s, l1);
     }
     uint64_t span = guest_large_span(s);
+    if (span == 0)
+        return false;
+    /* The span (at most 1 GiB, aligned) lies inside one PD: look there. Counted, not
+     * compared with base + span, which wraps to 0 at the top of the address space. */
     uint64_t base = gva & ~(span - 1);
-    for (uint64_t a = base; span != 0 && a < base + span; a += L1_SPAN) {
-        l1 = find_l1(s, r, a, false);
-        if (l1 == SHADOW_NONE || s->pages[l1].large == 0)
+    unsigned pd = find_table(s, r, base, 2, false);
+    if (pd == SHADOW_NONE)
+        return false;
+    for (uint64_t k = 0; k < span / L1_SPAN; k++) {
+        uint64_t pde = table(s, pd)[sidx(false, 2, base) + k];
+        if (!(pde & SPTE_P))
+            continue;
+        l1 = page_index(s, pde & SPTE_ADDR_MASK);
+        if (s->pages[l1].large == 0)
             continue;
         const uint64_t *t = table(s, l1);
         for (unsigned i = 0; i < SENTRIES; i++)
             if ((t[i] & SPTE_P) && (t[i] & SPTE_SW_LARGE))
                 clear_spte(s, l1, i);
-        release_if_empty(s, l1);
+        if (s->pages[l1].present == 0) {    /* the PD itself stays until the loop ends */
+            table(s, pd)[s->pages[l1].slot] = 0;
+            s->pages[pd].present--;
+            page_free(s, l1);
+        }
         dropped_large = true;
     }
+    release_if_empty(s, pd);
     return dropped_large;
 }
 
@@ -492,6 +521,21 @@ void shadow_page_fault(struct shadow *s, uint64_t gva, unsigned access,
     uint64_t spte = hpa | SPTE_P | SPTE_A | SPTE_D | (writable ? SPTE_RW : 0) |
                     (user ? SPTE_US : 0) | (nx ? SPTE_NX : 0) |
                     (w.global ? SPTE_SW_GLOBAL : 0) | (w.page_size > SPAGE ? SPTE_SW_LARGE : 0);
+    if (spte == current_spte(s, gva) && supervisor && !(access & GW_ACC_FETCH) &&
+        (s->regs.cr4 & GW_CR4_SMAP) && !(access & GW_ACC_IMPLICIT)) {
+        /* The hardware refused an access this very spte allows to an explicit access
+         * with the guest's EFLAGS.AC: it was an implicit supervisor access, which SMAP
+         * refuses whatever AC says and which the error code does not tell apart. */
+        gw_walk(&s->env->guest, &s->regs, gva, access | GW_ACC_IMPLICIT, &w);
+        if (w.status == GW_FAULT) {
+            shadow_invlpg(s, gva);
+            outcome(out, SHADOW_INJECT_PF);
+            out->error_code = w.error_code;
+            out->cr2 = w.cr2;
+            s->stats.injected++;
+            return;
+        }
+    }
     if (!set_spte(s, s->current, gva, spte)) {
         /* Only the current root's tables are left: start it over. */
         zap_root_tables(s, s->current);

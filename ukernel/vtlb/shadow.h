@@ -48,8 +48,11 @@
  *     faults and gets the read-only user spte back (KVM does the same). Known gap,
  *     as in KVM: with CR4.SMAP = 1 and CR0.WP = 0, while such a supervisor-only spte
  *     exists, supervisor reads of that user page with EFLAGS.AC = 0 do not fault;
- *   - the shadow cannot tell an implicit supervisor access (descriptor tables) from
- *     an explicit one in a hardware error code: shadow_access() treats it as explicit;
+ *   - a hardware error code does not say whether a supervisor access was implicit
+ *     (descriptor tables, TSS): shadow_access() calls it explicit. Under SMAP, a fault
+ *     on an spte that already allows the access as explicit is re-walked as implicit
+ *     (the only explanation) and injected; that first walk may have set guest A/D
+ *     bits a faulting implicit access would not have set;
  *   - guest caching attributes (PWT/PCD/PAT) are not copied: guest RAM is write-back;
  *   - no reverse map: when GuestMemory loses a frame or a right, call
  *     shadow_flush_all() on every VCPU shadowing it.
