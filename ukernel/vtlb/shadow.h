@@ -143,6 +143,7 @@ struct shadow_stats {
     uint64_t root_evictions, self_evictions, flush_all;
 };
 
+/* Lives in place (regs.pdptes points into it); env must outlive it. */
 struct shadow {
     const struct shadow_env *env;
     struct gw_regs regs;          /* guest CR0/CR3/CR4/EFER; regs.pdptes -> pdptes */
@@ -203,7 +204,11 @@ void shadow_page_fault(struct shadow *s, uint64_t gva, unsigned access,
  * INJECT_GP / GPA_EXIT (PAE PDPT) nothing changed. */
 void shadow_write_cr3(struct shadow *s, uint64_t cr3, struct shadow_outcome *out);
 
-/* Guest writes of CR0, CR4 or EFER (pass all three, changed or not). */
+/* Guest writes of CR0, CR4 or EFER (pass all three, changed or not; EFER with LMA as
+ * the CPU leaves it, e.g. set by a MOV CR0 that enables paging with LME). Any change of
+ * CR0.PG/WP, CR4.PAE/PSE/PGE/SMEP/SMAP or EFER.NXE/LMA drops every spte and root; if
+ * the new mode is PAE paging the PDPTEs are loaded from CR3 (INJECT_GP / GPA_EXIT as
+ * for shadow_write_cr3, and then nothing changed). */
 void shadow_write_ctrl(struct shadow *s, uint64_t cr0, uint64_t cr4, uint64_t efer,
                        struct shadow_outcome *out);
 
