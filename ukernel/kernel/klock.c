@@ -7,39 +7,35 @@
 #include "sched.h"
 #include "spinlock.h"
 
-#define NO_OWNER 0xffffffffu
-
-static struct spinlock lock = SPINLOCK_INIT;
-static volatile uint32_t owner = NO_OWNER;
-static unsigned depth;
+struct klock klock = { SPINLOCK_INIT, KLOCK_NO_OWNER, 0 };
 
 void klock_acquire(void)
 {
     uint32_t me = this_cpu_index();
-    if (owner == me) {
-        depth++;
+    if (klock.owner == me) {
+        klock.depth++;
         return;
     }
     /* While waiting, honour a request to drop our thread: its owner may hold the lock. */
-    while (!spin_trylock(&lock)) {
+    while (!spin_trylock(&klock.lock)) {
         sched_poll_eviction();
         cpu_relax();
     }
-    owner = me;
-    depth = 1;
+    klock.owner = me;
+    klock.depth = 1;
     sched_poll_eviction();
 }
 
 void klock_release(void)
 {
-    kassert(owner == this_cpu_index() && depth > 0);
-    if (--depth > 0)
+    kassert(klock.owner == this_cpu_index() && klock.depth > 0);
+    if (--klock.depth > 0)
         return;
-    owner = NO_OWNER;
-    spin_unlock(&lock);
+    klock.owner = KLOCK_NO_OWNER;
+    spin_unlock(&klock.lock);
 }
 
 bool klock_held_here(void)
 {
-    return owner == this_cpu_index();
+    return klock.owner == this_cpu_index();
 }

@@ -15,19 +15,12 @@
 #include "fault.h"
 #include "klock.h"
 #include "console.h"
+#include "runqueue.h"
 #include "platform.h"
 #include "../object/vspace.h"
 #include "vcpu_run.h"
 
-#define BITMAP_WORDS (SCHED_PRIORITIES / 64)
-
-struct run_queue {
-    struct tcb *head[SCHED_PRIORITIES];
-    struct tcb *tail[SCHED_PRIORITIES];
-    uint64_t bitmap[BITMAP_WORDS];
-};
-
-static struct run_queue queues[CONFIG_MAX_CPUS];
+struct run_queue sched_queues[CONFIG_MAX_CPUS];
 static struct sched_context *throttled;     /* SCs waiting for their next period */
 
 void return_to_user(struct user_context *ctx) __attribute__((noreturn));
@@ -128,14 +121,9 @@ void sched_init(void)
     trap_set_irq_handler(VECTOR_RESCHEDULE, reschedule_interrupt);
 }
 
-static bool on_queue(const struct run_queue *q, const struct tcb *t)
-{
-    return t->q_prev != NULL || q->head[t->priority] == t;
-}
-
 void sched_make_runnable(struct tcb *t)
 {
-    struct run_queue *q = &queues[t->cpu];
+    struct run_queue *q = &sched_queues[t->cpu];
     t->state = THREAD_RUNNABLE;
     if (t->sc == NULL)
         return;     /* runnable, but nothing to run on until a SchedContext is bound */
@@ -143,48 +131,19 @@ void sched_make_runnable(struct tcb *t)
         sched_throttle(t);  /* runs after its next refill */
         return;
     }
-    if (on_queue(q, t))
+    if (runqueue_contains(q, t))
         return;
-    t->q_next = NULL;
-    t->q_prev = q->tail[t->priority];
-    if (q->tail[t->priority] != NULL)
-        q->tail[t->priority]->q_next = t;
-    else
-        q->head[t->priority] = t;
-    q->tail[t->priority] = t;
-    q->bitmap[t->priority / 64] |= 1ull << (t->priority % 64);
+    runqueue_append(q, t);
     if (t->cpu != this_cpu_index())
         kick_cpu(t->cpu);
 }
 
 void sched_remove(struct tcb *t)
 {
-    struct run_queue *q = &queues[t->cpu];
-    if (!on_queue(q, t))
+    struct run_queue *q = &sched_queues[t->cpu];
+    if (!runqueue_contains(q, t))
         return;
-    if (t->q_prev != NULL)
-        t->q_prev->q_next = t->q_next;
-    else
-        q->head[t->priority] = t->q_next;
-    if (t->q_next != NULL)
-        t->q_next->q_prev = t->q_prev;
-    else
-        q->tail[t->priority] = t->q_prev;
-    t->q_next = NULL;
-    t->q_prev = NULL;
-    if (q->head[t->priority] == NULL)
-        q->bitmap[t->priority / 64] &= ~(1ull << (t->priority % 64));
-}
-
-static struct tcb *highest(const struct run_queue *q)
-{
-    for (int w = BITMAP_WORDS - 1; w >= 0; w--) {
-        if (q->bitmap[w] != 0) {
-            unsigned bit = 63u - (unsigned)__builtin_clzll(q->bitmap[w]);
-            return q->head[(unsigned)w * 64u + bit];
-        }
-    }
-    return NULL;
+    runqueue_unlink(q, t);
 }
 
 struct tcb *sched_current(void)
@@ -309,7 +268,7 @@ static void idle_loop(void)
         irq_disable();
         klock_acquire();
         cpu->last_switch = sched_now();
-        if (highest(&queues[cpu->index]) != NULL)
+        if (runqueue_highest(&sched_queues[cpu->index]) != NULL)
             sched_exit_to_user();
         klock_release();
         cpu_idle_once();    /* sti; hlt: an interrupt may make a thread runnable */
@@ -330,22 +289,22 @@ void sched_idle(void)
 void sched_exit_to_user(void)
 {
     struct percpu *cpu = this_cpu();
-    struct run_queue *q = &queues[cpu->index];
+    struct run_queue *q = &sched_queues[cpu->index];
     struct tcb *cur = cpu->current;
 
     /* A running thread stays at the head of its queue; a tick rotates it to the tail. */
-    if (cpu->need_resched && cur != NULL && on_queue(q, cur)) {
+    if (cpu->need_resched && cur != NULL && runqueue_contains(q, cur)) {
         sched_remove(cur);
         sched_make_runnable(cur);
     }
     cpu->need_resched = 0;
-    struct tcb *next = highest(q);
+    struct tcb *next = runqueue_highest(q);
     while (next != NULL && next->slots[TCB_SLOT_VSPACE].cap.type != HV_OBJ_PML4) {
         /* Its address space was deleted under it: it cannot run again until reconfigured. */
         kprintf("core: thread %p lost its address space: stopped\n", (void *)next);
         sched_remove(next);
         next->state = THREAD_INACTIVE;
-        next = highest(q);
+        next = runqueue_highest(q);
     }
     if (next == NULL)
         sched_idle();
@@ -356,8 +315,10 @@ void sched_exit_to_user(void)
     cpu->loaded_cr3 = vspace_activate(next);
     if (next->vcpu != NULL)
         switch_stack_and_call(cpu->kernel_stack_top, vcpu_run_current);   /* runs its guest */
-    if (rdmsr(MSR_FS_BASE) != next->ctx.fs_base)
+    if (cpu->fs_base != next->ctx.fs_base) {
         wrmsr(MSR_FS_BASE, next->ctx.fs_base);
+        cpu->fs_base = next->ctx.fs_base;
+    }
     __asm__ volatile("fxrstor64 %0" : : "m"(*(const uint8_t(*)[512])next->fpu));
     klock_release();
     return_to_user(&next->ctx);

@@ -8,8 +8,6 @@
 
 #include "../object/tcb.h"
 
-#define SCHED_PRIORITIES 256
-
 /*
  * Takes `t` off every other CPU that is running it, and returns once none is
  * (their saved state is in the TCB). Called before a TCB or an address space in use

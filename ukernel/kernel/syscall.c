@@ -30,7 +30,6 @@
 
 extern char syscall_entry[];
 
-#define SYSCALL_INSN_BYTES 2     /* 0f 05 */
 #define FMASK_CLEAR (RFLAGS_IF | (1ull << 8) /* TF */ | (1ull << 10) /* DF */ | (1ull << 18) /* AC */)
 
 void syscall_init_cpu(void)
@@ -44,6 +43,9 @@ void syscall_init_cpu(void)
     wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)syscall_entry);
     wrmsr(MSR_FMASK, FMASK_CLEAR);
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
+    /* Every thread's FS base starts at 0; the exits load it and keep percpu.fs_base in step. */
+    wrmsr(MSR_FS_BASE, 0);
+    this_cpu()->fs_base = 0;
 }
 
 static void fpu_save(struct tcb *t)
@@ -254,19 +256,8 @@ static void handle_syscall(struct tcb *t, uint64_t nr)
     }
 }
 
-void syscall_dispatch(void)
+void syscall_general(struct tcb *t, uint64_t nr)
 {
-    klock_acquire();
-    struct tcb *t = sched_current();
-    if (t == NULL)
-        sched_exit_to_user();   /* the thread was destroyed by another CPU meanwhile */
-    fpu_save(t);
-    uint64_t nr = t->ctx.rax;
-    if (t->state != THREAD_RUNNABLE) {
-        /* Suspended from another CPU while it ran here: redo the call when it resumes. */
-        t->ctx.rip -= SYSCALL_INSN_BYTES;
-        sched_exit_to_user();
-    }
     if (nr >= HV_SYS_FIRST && nr <= HV_SYS_LAST)
         handle_syscall(t, nr);
     else

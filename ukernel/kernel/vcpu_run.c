@@ -68,6 +68,9 @@ void vcpu_run_current(void)
 
         struct vcpu_exit e;
         vcpu_arch_run(&v->arch, &e);
+        /* The backend restored the host's FS base from its own copy (VMLOAD or the VMCS
+         * host area): re-read it so the exit path's cache of MSR_FS_BASE stays true. */
+        cpu->fs_base = rdmsr(MSR_FS_BASE);
 
         __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[512])t->fpu));
         /* The interrupt that ended the run (or one that came meanwhile) is taken here. */

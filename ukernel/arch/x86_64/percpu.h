@@ -51,6 +51,7 @@ struct percpu {
     uint64_t last_switch;       /* TSC at the last thread switch */
     struct tcb *volatile evict_request;   /* another CPU needs `current` off this CPU */
     uint64_t loaded_cr3;                  /* address space of `current` (0 in the idle loop) */
+    uint64_t fs_base;                     /* what MSR_FS_BASE holds (only the exits write it) */
     struct percpu_mailbox mailbox;
 };
 _Static_assert(offsetof(struct percpu, self) == PERCPU_SELF, "%gs:0 is the self pointer");

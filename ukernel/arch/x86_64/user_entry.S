@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* user_entry: SYSCALL entry (saves user state into the current TCB) and the return to user mode. */
+/* user_entry: SYSCALL entry (saves user state into the current TCB) and the returns to user mode. */
 #include "gpr_frame.h"
 #include "percpu.h"
 
@@ -25,8 +25,7 @@ syscall_entry:
     pushq %rcx                  /* rip */
     PUSH_GPRS
     mov %gs:PERCPU_KERNEL_STACK_TOP, %rsp
-    xor %ebp, %ebp
-    cld
+    xor %ebp, %ebp              /* ends frame-pointer chains; DF is already clear (FMASK) */
     call syscall_dispatch       /* never returns: it ends in return_to_user */
     ud2
 
@@ -37,6 +36,22 @@ return_to_user:
     POP_GPRS
     swapgs
     iretq
+
+/*
+ * void return_to_user_sysret(struct user_context *ctx): the same return with SYSRET.
+ * Only when that restores exactly what IRETQ would (kernel/fastpath.c checks):
+ * ctx->rcx == rip and ctx->r11 == rflags (as the SYSCALL that saved them left them),
+ * rip canonical in the user half (SYSRET to a non-canonical rip faults in ring 0 on
+ * Intel CPUs), rflags free of what SYSRET clears, cs/ss the selectors SYSRET loads.
+ * Interrupts stay masked until SYSRET loads rflags; NMI and #MC use IST stacks.
+ */
+    .global return_to_user_sysret
+return_to_user_sysret:
+    mov %rdi, %rsp
+    POP_GPRS                    /* rsp now at the iretq frame: rip, cs, rflags, rsp, ss */
+    mov 24(%rsp), %rsp          /* the user stack */
+    swapgs
+    sysretq
 
 /* void switch_stack_and_call(uint64_t stack_top, void (*fn)(void)): never returns. */
     .global switch_stack_and_call
