@@ -26,6 +26,8 @@
 
 #define SYSCALL_INSN_BYTES 2    /* 0f 05 */
 
+bool fastpath_enabled = true;
+
 void return_to_user(struct user_context *ctx) __attribute__((noreturn));
 void return_to_user_sysret(struct user_context *ctx) __attribute__((noreturn));
 
@@ -333,9 +335,9 @@ void syscall_dispatch(void)
         sched_exit_to_user();
     }
     /* Each fast path returns only if it did nothing; then the general path handles the call. */
-    if (nr == HV_SYS_CALL)
+    if (nr == HV_SYS_CALL && fastpath_enabled)
         fastpath_call(cpu, t);
-    else if (nr == HV_SYS_REPLY_RECV)
+    else if (nr == HV_SYS_REPLY_RECV && fastpath_enabled)
         fastpath_reply_recv(cpu, t);
     syscall_general(t, nr);
 }

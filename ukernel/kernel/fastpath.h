@@ -3,6 +3,8 @@
 #ifndef HV_KERNEL_FASTPATH_H
 #define HV_KERNEL_FASTPATH_H
 
+#include <stdbool.h>
+
 /*
  * syscall_dispatch (declared in syscall.h) lives in fastpath.c: it takes the kernel
  * lock, saves the thread's FPU state, and tries the fast path for `call` and
@@ -17,5 +19,12 @@
  * search when the partner is the thread the scheduler would pick. See
  * docs/architecture.md §3, "The IPC fast path".
  */
+
+/*
+ * True unless the command line says `fastpath=off` (set once at boot, before any
+ * thread runs): then every call takes the general path — the reference the tests
+ * and the benchmark compare the fast path with.
+ */
+extern bool fastpath_enabled;
 
 #endif

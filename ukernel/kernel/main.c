@@ -17,6 +17,7 @@
 #include "bootinfo.h"
 #include "config.h"
 #include "console.h"
+#include "fastpath.h"
 #include "klock.h"
 #include "platform.h"
 #include "root_task.h"
@@ -112,6 +113,11 @@ void kernel_main(uint32_t magic, uint64_t info_pa)
     char init_name[BOOTINFO_NAME_MAX];
     if (!bootinfo_cmdline_get(&boot_info, "init", init_name, sizeof(init_name)))
         kstrlcpy(init_name, "init", sizeof(init_name));
+    char fastpath[8];
+    if (bootinfo_cmdline_get(&boot_info, "fastpath", fastpath, sizeof(fastpath)) && strcmp(fastpath, "off") == 0) {
+        fastpath_enabled = false;
+        kprintf("core: IPC fast path off (fastpath=off): every IPC takes the general path\n");
+    }
     if (bootinfo_find_module(&boot_info, init_name) != NULL) {
         syscall_init_cpu();
         klock_acquire();
