@@ -277,7 +277,7 @@ static void test_order(void)
 {
     uint64_t err;
     go = hvu_retype(HV_OBJ_NOTIFICATION, 0, &err);
-    struct hvu_thread w, lo, eq;
+    struct hvu_thread w = { 0, 0, 0 }, lo = { 0, 0, 0 }, eq = { 0, 0, 0 };
     static struct server low, same;
     /* Each starts above the root, so it is blocked (in wait or recv) when the start returns. */
     err = hvu_thread_start(&w, waiter, 0, SERVER_PRIORITY, 0, 10000, 10000);
@@ -307,7 +307,7 @@ static void test_other_cpu(const struct hv_bootinfo *bi)
         return;
     }
     static struct server remote;
-    struct hvu_thread t;
+    struct hvu_thread t = { 0, 0, 0 };
     uint64_t err = start_server(&remote, 'C', SERVER_PRIORITY, &t);
     uint64_t cpu[1] = { 1 };
     uint64_t aerr = hvu_invoke(t.tcb, HV_INV_TCB_SET_AFFINITY, 1, cpu, NULL);
@@ -387,7 +387,7 @@ void user_main(const struct hv_bootinfo *bi)
     hvu_init(bi);
     bool enabled = !has_token(bi->cmdline, "fastpath=off");
     hvu_printf("ipcfast: fast path %s, %lu CPUs\n", enabled ? "on" : "off (fastpath=off)", bi->cpu_count);
-    struct hvu_thread t;
+    struct hvu_thread t = { 0, 0, 0 };
     uint64_t err = start_server(&echo, 'E', SERVER_PRIORITY, &t);
     uint64_t merr = hvu_mint(echo.ep, HV_RIGHT_WRITE, BADGE, &plain_cap);
     merr |= hvu_mint(echo.ep, HV_RIGHT_WRITE | HV_RIGHT_GRANT, BADGE, &grant_cap);
