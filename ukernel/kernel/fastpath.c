@@ -87,7 +87,7 @@ static ALWAYS_INLINE void deliver(const struct tcb *from, struct tcb *to, uint64
         }
     }
     const struct cap *frame = &to->slots[TCB_SLOT_IPC_BUFFER].cap;     /* tcb_ipc_buffer */
-    if (frame->type == HV_OBJ_FRAME)
+    if (likely(frame->type == HV_OBJ_FRAME))
         ((struct hv_ipc_buffer *)kmem_ptr(frame->object))->recv_caps = 0;
     ipc_set_result(to, HV_OK);
     to->ctx.rsi = tag & TAG_KEEP_LABEL_LENGTH;
@@ -316,7 +316,17 @@ static ALWAYS_INLINE void fastpath_reply_recv(struct percpu *cpu, struct tcb *t)
     r->owner = t;
     t->recv_reply = r;
     block_current(q, t, THREAD_BLOCKED_RECV);
-    endpoint_enqueue(ep, t, EP_RECEIVERS);
+    if (likely(ep->state == EP_IDLE)) {
+        /* endpoint_enqueue on an empty endpoint */
+        t->blocked_ep = ep;
+        t->q_next = NULL;
+        t->q_prev = NULL;
+        ep->head = t;
+        ep->tail = t;
+        ep->state = EP_RECEIVERS;
+    } else {
+        endpoint_enqueue(ep, t, EP_RECEIVERS);
+    }
     switch_to(cpu, q, t, caller);
 }
 
