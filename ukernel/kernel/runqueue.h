@@ -19,7 +19,8 @@ _Static_assert(SCHED_PRIORITIES == 1u << (8 * sizeof(((struct tcb *)0)->priority
 /*
  * Invariants: bit p of the bitmap is set iff head[p] != NULL; a thread is on at most
  * one queue (its q_next/q_prev are the links), and on this one iff q_prev != NULL or
- * it is head[priority]. The running thread stays queued, at the head of its level.
+ * it is head[priority]. The running thread stays queued, at the head of its level. A
+ * thread that is not RUNNABLE is on no run queue (every blocking path calls sched_remove).
  * Only the CPU holding the kernel lock touches any queue (kernel/sched.c and the IPC
  * fast path, kernel/fastpath.c).
  */
