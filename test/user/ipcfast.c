@@ -11,8 +11,8 @@
  * them, hence with each other. Within one run the boundaries are crossed both ways:
  * 4 words (fast) against 5 (general), a caps field the general path ignores (no GRANT)
  * against a real transfer, a reply object deleted, a fault answered with reply_recv, a
- * receiver the scheduler must not run first, a receiver on another CPU. A timing check
- * shows the fast path is really taken (and really off in the general run).
+ * receiver the scheduler must not run first, a receiver on another CPU. The relative cost
+ * of 4- and 5-word round trips is printed, not checked.
  */
 
 #define SERVER_PRIORITY 200u
@@ -351,23 +351,17 @@ static uint64_t min_batch(unsigned len)
 }
 
 /*
- * 4 words against 5: under the fast path the first costs well under 3/4 of the second
- * (about half the instructions); with fastpath=off they cost nearly the same. Smallest
- * batches, so load on the host only ever adds to both.
+ * 4 words against 5, informational only: under the fast path the first costs about half
+ * the instructions of the second; with fastpath=off they cost nearly the same. Timing is
+ * never asserted (emulator timing is noisy); `make bench` counts the instructions.
  */
-static void test_fast_path_taken(bool enabled)
+static void report_fast_path_timing(bool enabled)
 {
     (void)min_batch(4);
     uint64_t fast = min_batch(4);
     uint64_t general = min_batch(5);
-    hvu_printf("ipcfast: %u round trips: 4 words %lu ticks, 5 words %lu ticks (%lu%%)\n", PER, fast, general,
-               general ? fast * 100u / general : 0);
-    if (enabled)
-        hvu_check(fast * 4u < general * 3u, "ipcfast.fast_path_is_faster",
-                  "4 words %lu ticks, 5 words (general) %lu ticks", fast, general);
-    else
-        hvu_check(fast * 20u > general * 17u, "ipcfast.fastpath_off_is_general",
-                  "4 words %lu ticks, 5 words %lu ticks", fast, general);
+    hvu_printf("ipcfast: fast path %s: %u round trips: 4 words %lu ticks, 5 words %lu ticks (%lu%%)\n",
+               enabled ? "on" : "off", PER, fast, general, general ? fast * 100u / general : 0);
 }
 
 static bool has_token(const char *cmdline, const char *token)
@@ -398,6 +392,6 @@ void user_main(const struct hv_bootinfo *bi)
     test_fault_reply();
     test_order();
     test_other_cpu(bi);
-    test_fast_path_taken(enabled);
+    report_fast_path_timing(enabled);
     hvu_finish();
 }
