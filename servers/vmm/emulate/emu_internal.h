@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/* emu_internal.h: the decoded-instruction descriptor and the helpers the emulator's files share. */
+#ifndef VMM_EMU_INTERNAL_H
+#define VMM_EMU_INTERNAL_H
+
+#include "vmm/emulate.h"
+
+/* The operations the emulator knows (decode.c maps Zydis mnemonics onto these). */
+enum emu_op {
+    OP_INVALID = 0,
+    OP_MOV, OP_MOVZX, OP_MOVSX, OP_MOVSXD,
+    OP_ADD, OP_OR, OP_ADC, OP_SBB, OP_AND, OP_SUB, OP_XOR, OP_CMP, OP_TEST,
+    OP_INC, OP_DEC, OP_NEG, OP_NOT,
+    OP_BT, OP_BTS, OP_BTR, OP_BTC,
+    OP_XCHG, OP_CMPXCHG, OP_XADD,
+    OP_MOVS, OP_STOS, OP_LODS, OP_CMPS, OP_SCAS, OP_INS, OP_OUTS,
+    OP_IN, OP_OUT,
+    OP_PUSH, OP_POP,
+    OP_MOV_CR, OP_LGDT, OP_LIDT, OP_JMP_FAR, OP_MOV_SREG,
+    OP_CLTS, OP_LMSW, OP_SMSW,
+    OP_NOP,
+};
+
+enum emu_opnd_kind { OPND_NONE, OPND_REG, OPND_MEM, OPND_IMM, OPND_SREG, OPND_CR, OPND_PTR };
+
+struct emu_opnd {
+    enum emu_opnd_kind kind;
+    unsigned size;            /* bytes */
+    /* OPND_REG: gpr number; high8 for AH/CH/DH/BH. OPND_SREG/OPND_CR: register number. */
+    unsigned reg;
+    bool high8;
+    /* OPND_MEM */
+    enum emu_sreg seg;
+    int base, index;          /* enum emu_gpr, -1 none; base -2: RIP-relative */
+    unsigned scale;
+    int64_t disp;
+    /* OPND_IMM (sign- or zero-extended to 64 bits as the instruction defines), OPND_PTR */
+    uint64_t imm;
+    uint16_t ptr_sel;
+};
+
+#define EMU_BASE_NONE (-1)
+#define EMU_BASE_RIP  (-2)
+
+struct emu_insn {
+    enum emu_op op;
+    unsigned len;
+    unsigned opsize;          /* bytes: 1, 2, 4, 8 */
+    unsigned addrsize;        /* bytes: 2, 4, 8 */
+    unsigned stacksize;       /* bytes: 2, 4, 8 */
+    bool lock, rep, repne;    /* rep: F3 (rep/repe), repne: F2 */
+    bool seg_override;
+    enum emu_sreg seg;        /* the string source's segment (DS or an override) */
+    unsigned nopnd;
+    struct emu_opnd o[3];
+};
+
+/* One memory operand resolved to its segment and effective address. */
+struct emu_addr {
+    enum emu_sreg seg;
+    uint64_t ea;              /* truncated to the address size */
+};
+
+/* --- decode.c --- */
+int emu_fetch_decode(struct emu_ctx *ctx, enum emu_mode mode, struct emu_insn *insn);
+
+/* --- address.c: effective addresses, segmentation, canonical checks, guest memory --- */
+struct emu_addr emu_ea(const struct emu_ctx *ctx, const struct emu_insn *insn,
+                       const struct emu_opnd *o);
+int emu_linear(struct emu_ctx *ctx, struct emu_addr a, unsigned size, enum emu_access acc,
+               uint64_t *la);
+int emu_read_la(struct emu_ctx *ctx, uint64_t la, void *buf, unsigned size, enum emu_access acc,
+                bool user);
+int emu_write_la(struct emu_ctx *ctx, uint64_t la, const void *buf, unsigned size, bool user);
+int emu_read(struct emu_ctx *ctx, struct emu_addr a, unsigned size, uint64_t *val);
+int emu_write(struct emu_ctx *ctx, struct emu_addr a, unsigned size, uint64_t val);
+/* A locked read-modify-write: fn computes the new value from the old; it runs again if RAM
+ * changed under it. *old returns the value the update was based on. */
+typedef bool (*emu_rmw_fn)(void *arg, uint64_t old, uint64_t *new_val);
+int emu_rmw(struct emu_ctx *ctx, struct emu_addr a, unsigned size, bool locked,
+            emu_rmw_fn fn, void *arg, uint64_t *old);
+int emu_probe(struct emu_ctx *ctx, struct emu_addr a, unsigned size, enum emu_access acc);
+int emu_raise(struct emu_ctx *ctx, unsigned vector, bool has_ec, uint32_t ec);
+uint64_t emu_addr_mask(unsigned addrsize);
+
+/* --- regs (exec.c) --- */
+uint64_t emu_size_mask(unsigned size);
+uint64_t emu_get_reg(const struct emu_ctx *ctx, unsigned reg, bool high8, unsigned size);
+void emu_set_reg(struct emu_ctx *ctx, unsigned reg, bool high8, unsigned size, uint64_t val);
+
+/* --- alu.c: results and the flags the CPU computes --- */
+/* Computes op (OP_ADD .. OP_TEST, OP_INC, OP_DEC, OP_NEG, OP_NOT) on size-byte a and b; updates
+ * the arithmetic flags in *rflags as the CPU does (undefined ones: see alu.c). */
+uint64_t emu_alu(enum emu_op op, unsigned size, uint64_t a, uint64_t b, uint64_t *rflags);
+
+/* --- string.c --- */
+int emu_string(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_mode mode, bool *finished);
+
+/* --- system.c: control registers, descriptor tables, segment loads, far jumps --- */
+int emu_system(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_mode mode);
+int emu_port_allowed(struct emu_ctx *ctx, enum emu_mode mode, uint16_t port, unsigned width);
+
+#endif

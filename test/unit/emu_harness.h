@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/* emu_harness.h: runs one instruction natively (generated code page) and under the emulator, and compares. */
+#ifndef EMU_HARNESS_H
+#define EMU_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/emulate.h"
+
+#define H_BUF_SIZE 0x10000u          /* the scratch buffer both runs address */
+#define H_TARGET_LO 0x4000u          /* memory operands land in [LO, HI) */
+#define H_TARGET_HI 0xc000u
+
+/* One test case: instruction bytes, input registers and flags, the flags compared. */
+struct tc {
+    const char *form;
+    uint8_t b[16];
+    unsigned n;
+    uint64_t gpr[16];
+    uint64_t flags;
+    uint64_t fmask;        /* arithmetic flags the SDM defines for this form */
+    bool mmio;             /* the emulator sees the scratch buffer as MMIO */
+};
+
+struct harness {
+    uint8_t *code;         /* RWX page: runner + instruction slot; data at +0x800 */
+    uint8_t *slot;         /* where the instruction goes */
+    uint8_t *nat;          /* the native run's scratch buffer (below 2 GiB: 67-prefixed forms) */
+    uint8_t *emu;          /* the emulator's copy, at the same guest linear addresses as nat */
+    uint64_t fs_base, gs_base;
+    uint64_t seed;
+    /* errors and MMIO statistics for the callbacks */
+    unsigned mmio_calls;
+    bool mmio_bad;         /* a callback saw a width or page crossing it must not */
+    /* an optional hole: linear addresses in [hole_lo, hole_hi) fault with #PF */
+    uint64_t hole_lo, hole_hi;
+};
+
+extern struct harness H;
+
+void h_init(uint64_t seed);
+uint64_t h_rand(void);
+unsigned h_below(unsigned n);
+/* Arithmetic flags plus DF at random (never TF/AC: they would trap natively). */
+uint64_t h_rand_flags(void);
+
+/* A 64-bit user-mode context matching the native run (CS.L, CPL 3, FS/GS bases). */
+void h_ctx64(struct emu_ctx *ctx, const struct tc *t);
+extern const struct emu_ops h_ops;
+
+/* Runs t natively and under the emulator; returns true if both agree (prints why not). */
+bool h_check(const struct tc *t);
+
+/* --- encoder for ModRM forms --- */
+struct rm_form {
+    const char *name;
+    const uint8_t *op;     /* opcode bytes (after prefixes/REX) */
+    unsigned oplen;
+    unsigned opsize;       /* operand size: 1 (byte opcode), 2 (66), 4, 8 (REX.W) */
+    int digit;             /* >= 0: ModRM.reg is this opcode extension; -1: a random register */
+    bool mem_only, reg_allowed;
+    unsigned immsize;      /* 0, 1, 2, 4, 8 bytes of immediate after the ModRM operand */
+    unsigned access;       /* bytes the memory operand spans */
+    unsigned slack;        /* extra bytes around the target (bt offsets, pushes) */
+    uint64_t fmask;
+    bool lock;             /* emit F0 */
+    bool no_seg;           /* no segment override prefix */
+    bool rex_w_ignored;    /* REX.W does not select the operand size (push/pop) */
+};
+
+/* Builds a random instance of f into t (registers, addressing, prefixes); false if it could not. */
+bool h_gen_rm(struct tc *t, const struct rm_form *f);
+/* Address of the memory operand the native run will use (for forms that need to set memory). */
+extern uint64_t h_last_target;
+/* Registers the last generated memory operand uses (bit per register). */
+extern unsigned h_last_addr_regs;
+
+#endif
