@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build configure setup run run-bochs test bench check clean
+.PHONY: all build configure setup run run-bochs test bench check fuzz clean
 
 all: build
 
@@ -30,6 +30,11 @@ bench: setup build
 
 check: build
 	@scripts/check $(BUILD)
+
+# Long fuzz campaign of the vmm's instruction emulator (ctest runs only a short smoke run).
+FUZZ_SECONDS ?= 600
+fuzz: build
+	@$(BUILD)/test/fuzz/fuzz_emulate --seed $${FUZZ_SEED:-$$(date +%s)} --count 18446744073709551615 --seconds $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD)

@@ -28,18 +28,19 @@ int emu_port_allowed(struct emu_ctx *ctx, enum emu_mode mode, uint16_t port, uns
     const struct emu_regs *r = &ctx->regs;
     unsigned iopl = (unsigned)((r->rflags & EMU_FL_IOPL) >> EMU_FL_IOPL_SHIFT);
     uint8_t b[2];
+    int rc;
     if (mode == EMU_MODE_REAL || (mode != EMU_MODE_VM86 && r->cpl <= iopl))
         return EMU_OK;
     unsigned type = r->tr.attr & EMU_SEG_TYPE_MASK;
     if ((r->tr.attr & EMU_SEG_UNUSABLE) || (type != 9 && type != 11) || r->tr.limit < TSS_MIN_LIMIT)
         return emu_raise(ctx, EMU_VEC_GP, true, 0);
-    if (emu_read_la(ctx, r->tr.base + TSS_IOMAP_OFF, b, 2, EMU_ACC_READ, false) != EMU_OK)
-        return EMU_EXCEPTION;
+    if ((rc = emu_read_la(ctx, r->tr.base + TSS_IOMAP_OFF, b, 2, EMU_ACC_READ, false)) != EMU_OK)
+        return rc;
     uint64_t off = (uint64_t)(b[0] | (b[1] << 8)) + port / 8;
     if (off + 1 > r->tr.limit)
         return emu_raise(ctx, EMU_VEC_GP, true, 0);
-    if (emu_read_la(ctx, r->tr.base + off, b, 2, EMU_ACC_READ, false) != EMU_OK)
-        return EMU_EXCEPTION;
+    if ((rc = emu_read_la(ctx, r->tr.base + off, b, 2, EMU_ACC_READ, false)) != EMU_OK)
+        return rc;
     unsigned bits = (unsigned)(b[0] | (b[1] << 8)) >> (port & 7);
     if (bits & ((1u << width) - 1))
         return emu_raise(ctx, EMU_VEC_GP, true, 0);
