@@ -64,7 +64,7 @@ static int f_translate(struct emu_ctx *ctx, uint64_t la, enum emu_access acc, bo
         return EMU_EXCEPTION;
     }
     out->gpa = la;
-    out->hva = (page_kind[pg] == 1 && acc != EMU_ACC_FETCH) ? NULL : ram + pg * 4096 + (la & 0xfff);
+    out->hva = (page_kind[pg] == 1 && acc != EMU_ACC_FETCH) ? NULL : ram + (size_t)pg * 4096 + (la & 0xfff);
     return EMU_OK;
 }
 

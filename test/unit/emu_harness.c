@@ -20,10 +20,10 @@ unsigned h_last_addr_regs;
 #define SLOT_LEN 16u
 /* The data area: in[16], in_flags, out[16], out_flags, saved_rsp. */
 #define D_IN 0u
-#define D_INFL (16u * 8)
-#define D_OUT (17u * 8)
-#define D_OUTFL (33u * 8)
-#define D_SAVED (34u * 8)
+#define D_INFL 128u
+#define D_OUT 136u
+#define D_OUTFL 264u
+#define D_SAVED 272u
 
 static uint64_t rng_state;
 
@@ -61,7 +61,7 @@ static void e32(uint32_t v)
 }
 
 /* An instruction whose last field is a RIP-relative disp32 to target. */
-static void eriprel(const uint8_t *pre, unsigned n, uint8_t *target)
+static void eriprel(const uint8_t *pre, unsigned n, const uint8_t *target)
 {
     for (unsigned i = 0; i < n; i++)
         e8(pre[i]);
@@ -78,14 +78,14 @@ static void build_runner(void)
     e8(0x9d);                                                                /* popfq */
     for (unsigned r = 0; r < 16; r++) {                                      /* mov r, [in+r] */
         eriprel((const uint8_t[]){ (uint8_t)(0x48 | (r >= 8 ? 4 : 0)), 0x8b,
-                                   (uint8_t)(((r & 7) << 3) | 5) }, 3, d + D_IN + r * 8);
+                                   (uint8_t)(((r & 7) << 3) | 5) }, 3, d + D_IN + (size_t)r * 8);
     }
     H.slot = emit_p;
     memset(emit_p, 0x90, SLOT_LEN);
     emit_p += SLOT_LEN;
     for (unsigned r = 0; r < 16; r++) {                                      /* mov [out+r], r */
         eriprel((const uint8_t[]){ (uint8_t)(0x48 | (r >= 8 ? 4 : 0)), 0x89,
-                                   (uint8_t)(((r & 7) << 3) | 5) }, 3, d + D_OUT + r * 8);
+                                   (uint8_t)(((r & 7) << 3) | 5) }, 3, d + D_OUT + (size_t)r * 8);
     }
     eriprel((const uint8_t[]){ 0x48, 0x8b, 0x25 }, 3, d + D_SAVED);          /* mov rsp, [saved] */
     e8(0x9c);                                                                /* pushfq */
@@ -241,7 +241,7 @@ bool h_check(const struct tc *t)
 
     memset(H.slot, 0x90, SLOT_LEN);
     memcpy(H.slot, t->b, t->n);
-    memcpy(&d[D_IN / 8], t->gpr, 16 * 8);
+    memcpy(&d[D_IN / 8], t->gpr, sizeof(t->gpr));
     d[D_INFL / 8] = t->flags;
     ((void (*)(void))(void *)H.code)();
 
@@ -376,7 +376,7 @@ bool h_gen_rm(struct tc *t, const struct rm_form *f)
             scale = 1u << h_below(4);
         }
         if (mode == 1)
-            disp = (int8_t)h_rand();
+            disp = (int32_t)(int8_t)(uint8_t)h_rand();
         else if (mode == 2 || mode == 3)
             disp = (int32_t)(h_rand() % 4096) - 2048;
         if (mode == 4)

@@ -20,10 +20,10 @@
 static uint8_t ram[RAM_SIZE];
 static uint8_t mmio[MMIO_SIZE];
 static uint64_t hole_lo, hole_hi;
-static struct { uint64_t gpa; unsigned width; uint64_t val; bool write; } mlog[64];
+static struct { uint64_t gpa; uint64_t val; unsigned width; bool write; } mlog[64];
 static unsigned nmlog;
 static bool mmio_abort;
-static struct { uint16_t port; unsigned width; uint32_t val; bool out; } plog[64];
+static struct { unsigned width; uint32_t val; uint16_t port; bool out; } plog[64];
 static unsigned nplog;
 
 static int t_translate(struct emu_ctx *ctx, uint64_t la, enum emu_access acc, bool user,
@@ -58,7 +58,7 @@ static int t_mmio_read(struct emu_ctx *ctx, uint64_t gpa, unsigned width, uint64
     *val = 0;
     memcpy(val, mmio + (gpa - MMIO_BASE), width);
     if (nmlog < 64)
-        mlog[nmlog++] = (typeof(mlog[0])){ gpa, width, *val, false };
+        mlog[nmlog++] = (typeof(mlog[0])){ gpa, *val, width, false };
     return EMU_OK;
 }
 
@@ -69,7 +69,7 @@ static int t_mmio_write(struct emu_ctx *ctx, uint64_t gpa, unsigned width, uint6
         return EMU_ABORT;
     memcpy(mmio + (gpa - MMIO_BASE), &val, width);
     if (nmlog < 64)
-        mlog[nmlog++] = (typeof(mlog[0])){ gpa, width, val, true };
+        mlog[nmlog++] = (typeof(mlog[0])){ gpa, val, width, true };
     return EMU_OK;
 }
 
@@ -78,7 +78,7 @@ static int t_pio_in(struct emu_ctx *ctx, uint16_t port, unsigned width, uint32_t
     (void)ctx;
     *val = (0xa0b0c0d0u + nplog) & (width == 4 ? ~0u : (1u << (8 * width)) - 1);
     if (nplog < 64)
-        plog[nplog++] = (typeof(plog[0])){ port, width, *val, false };
+        plog[nplog++] = (typeof(plog[0])){ width, *val, port, false };
     return EMU_OK;
 }
 
@@ -86,7 +86,7 @@ static int t_pio_out(struct emu_ctx *ctx, uint16_t port, unsigned width, uint32_
 {
     (void)ctx;
     if (nplog < 64)
-        plog[nplog++] = (typeof(plog[0])){ port, width, val, true };
+        plog[nplog++] = (typeof(plog[0])){ width, val, port, true };
     return EMU_OK;
 }
 
@@ -492,7 +492,7 @@ static void put_desc(unsigned idx, uint32_t base, uint32_t limit, uint8_t access
     uint64_t d = (limit & 0xffff) | ((uint64_t)(base & 0xffffff) << 16) | ((uint64_t)access << 40) |
                  ((uint64_t)((limit >> 16) & 0xf) << 48) | ((uint64_t)(flags & 0xf) << 52) |
                  ((uint64_t)(base >> 24) << 56);
-    memcpy(ram + 0x8000 + idx * 8, &d, 8);
+    memcpy(ram + 0x8000 + (size_t)idx * 8, &d, 8);
 }
 
 static void test_mode_transitions(void **state)
@@ -606,7 +606,7 @@ static void test_real_mode_memory(void **state)
     r->gpr[EMU_RSI] = 0xabcd0000;                 /* upper bits ignored, kept */
     r->gpr[EMU_RDI] = 0x100;
     r->gpr[EMU_RCX] = 0xffff0004;
-    memcpy(ram + 0x10000, "abcdefgh", 8);
+    memcpy(ram + 0x10000, (const uint8_t[]){ 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h' }, 8);
     assert_int_equal(emulate_one(&c), EMU_OK);
     assert_memory_equal(ram + 0x20100, "abcdefgh", 8);
     assert_int_equal(r->gpr[EMU_RCX], 0xffff0000);

@@ -241,7 +241,7 @@ static bool fix_stack(struct tc *t, const struct rm_form *f)
     uint64_t nat = (uint64_t)(uintptr_t)H.nat;
     if (h_last_addr_regs & (1u << 4))   /* RSP in the address: it must be in the buffer as is */
         return t->gpr[4] >= nat + 0x1000 && t->gpr[4] < nat + H_BUF_SIZE - 0x1000;
-    t->gpr[4] = (uint64_t)(uintptr_t)H.nat + 0x8000 + h_below(0x100) * 8 + (h_below(4) ? 0 : h_below(8));
+    t->gpr[4] = (uint64_t)(uintptr_t)H.nat + 0x8000 + (uint64_t)h_below(0x100) * 8 + (h_below(4) ? 0 : h_below(8));
     return true;
 }
 

@@ -208,7 +208,7 @@ static void store_le(uint8_t *b, unsigned size, uint64_t v)
 
 int emu_read(struct emu_ctx *ctx, struct emu_addr a, unsigned size, uint64_t *val)
 {
-    uint8_t b[8];
+    uint8_t b[8] = { 0 };
     uint64_t la;
     int rc = emu_linear(ctx, a, size, EMU_ACC_READ, &la);
     if (rc == EMU_OK)
@@ -220,7 +220,7 @@ int emu_read(struct emu_ctx *ctx, struct emu_addr a, unsigned size, uint64_t *va
 
 int emu_write(struct emu_ctx *ctx, struct emu_addr a, unsigned size, uint64_t val)
 {
-    uint8_t b[8];
+    uint8_t b[8] = { 0 };
     uint64_t la;
     int rc = emu_linear(ctx, a, size, EMU_ACC_WRITE, &la);
     if (rc != EMU_OK)
@@ -231,7 +231,8 @@ int emu_write(struct emu_ctx *ctx, struct emu_addr a, unsigned size, uint64_t va
 
 /* A locked update of naturally aligned RAM is a compare-and-swap loop, so other vCPUs running
  * meanwhile see it atomic; unaligned or MMIO ones are read, compute, write. */
-static bool cas(uint8_t *p, unsigned size, uint64_t *expected, uint64_t desired)
+/* p is written by the compare-and-swap. */
+static bool cas(uint8_t *p, unsigned size, uint64_t *expected, uint64_t desired) // NOLINT(readability-non-const-parameter)
 {
     switch (size) {
     case 1: { uint8_t e = (uint8_t)*expected;
@@ -254,7 +255,7 @@ int emu_rmw(struct emu_ctx *ctx, struct emu_addr a, unsigned size, bool locked,
     struct piece p[MAX_PIECES];
     unsigned n;
     uint64_t la, nv = 0;
-    uint8_t b[8];
+    uint8_t b[8] = { 0 };
     int rc = emu_linear(ctx, a, size, EMU_ACC_WRITE, &la);
     if (rc == EMU_OK)
         rc = translate_all(ctx, la, size, EMU_ACC_WRITE, ctx->regs.cpl == 3, p, &n);

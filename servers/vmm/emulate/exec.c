@@ -136,7 +136,7 @@ static int exec_alu(struct emu_ctx *ctx, const struct emu_insn *insn)
     const struct emu_opnd *d = &insn->o[0];
     unsigned size = insn->opsize;
     struct alu_arg a = { .op = insn->op, .size = size, .flags_in = ctx->regs.rflags };
-    uint64_t old;
+    uint64_t old = 0;
     int rc;
 
     if (insn->nopnd > 1 && (rc = read_opnd(ctx, insn, &insn->o[1], size, &a.src)) != EMU_OK)
@@ -159,7 +159,7 @@ static int exec_bt(struct emu_ctx *ctx, const struct emu_insn *insn)
     const struct emu_opnd *d = &insn->o[0];
     unsigned size = insn->opsize, bits = size * 8;
     struct alu_arg a = { .op = insn->op, .size = size };
-    uint64_t v;
+    uint64_t v = 0;
     int rc;
 
     if (insn->o[1].kind == OPND_IMM) {
@@ -207,7 +207,7 @@ static int exec_xchg(struct emu_ctx *ctx, const struct emu_insn *insn)
     const struct emu_opnd *m = &insn->o[0], *r = &insn->o[1];
     unsigned size = insn->opsize;
     struct alu_arg a = { .size = size };
-    uint64_t old;
+    uint64_t old = 0;
     int rc;
     if (m->kind != OPND_MEM) {
         const struct emu_opnd *t = m;
@@ -232,12 +232,12 @@ static int exec_cmpxchg(struct emu_ctx *ctx, const struct emu_insn *insn)
     const struct emu_opnd *d = &insn->o[0], *s = &insn->o[1];
     unsigned size = insn->opsize;
     struct alu_arg a = { .size = size };
-    uint64_t old, fl = ctx->regs.rflags;
-    int rc;
+    uint64_t old = 0, fl = ctx->regs.rflags;
     a.acc = emu_get_reg(ctx, EMU_RAX, false, size);
     a.src = emu_get_reg(ctx, s->reg, s->high8, size);
     if (d->kind == OPND_MEM) {
-        if ((rc = emu_rmw(ctx, emu_ea(ctx, insn, d), size, insn->lock, cmpxchg_fn, &a, &old)) != EMU_OK)
+        int rc = emu_rmw(ctx, emu_ea(ctx, insn, d), size, insn->lock, cmpxchg_fn, &a, &old);
+        if (rc != EMU_OK)
             return rc;
     } else {
         old = emu_get_reg(ctx, d->reg, d->high8, size);
@@ -256,11 +256,11 @@ static int exec_xadd(struct emu_ctx *ctx, const struct emu_insn *insn)
     const struct emu_opnd *d = &insn->o[0], *s = &insn->o[1];
     unsigned size = insn->opsize;
     struct alu_arg a = { .size = size, .flags_in = ctx->regs.rflags };
-    uint64_t old, nv;
-    int rc;
+    uint64_t old = 0, nv = 0;
     a.src = emu_get_reg(ctx, s->reg, s->high8, size);
     if (d->kind == OPND_MEM) {
-        if ((rc = emu_rmw(ctx, emu_ea(ctx, insn, d), size, insn->lock, xadd_fn, &a, &old)) != EMU_OK)
+        int rc = emu_rmw(ctx, emu_ea(ctx, insn, d), size, insn->lock, xadd_fn, &a, &old);
+        if (rc != EMU_OK)
             return rc;
         emu_set_reg(ctx, s->reg, s->high8, size, old);
     } else {
@@ -276,7 +276,7 @@ static int exec_xadd(struct emu_ctx *ctx, const struct emu_insn *insn)
 static int exec_movx(struct emu_ctx *ctx, const struct emu_insn *insn)
 {
     unsigned ssize = insn->o[1].size;
-    uint64_t v;
+    uint64_t v = 0;
     int rc = read_opnd(ctx, insn, &insn->o[1], ssize, &v);
     if (rc != EMU_OK)
         return rc;
@@ -296,7 +296,7 @@ static uint64_t sp_mask(unsigned stacksize)
 static int exec_push(struct emu_ctx *ctx, const struct emu_insn *insn)
 {
     unsigned size = insn->o[0].size ? insn->o[0].size : insn->opsize;
-    uint64_t v, m = sp_mask(insn->stacksize), rsp = ctx->regs.gpr[EMU_RSP];
+    uint64_t v = 0, m = sp_mask(insn->stacksize), rsp = ctx->regs.gpr[EMU_RSP];
     int rc;
     if (insn->o[0].kind == OPND_SREG || (size != 2 && size != 4 && size != 8))
         return emu_raise(ctx, EMU_VEC_UD, false, 0);
@@ -312,7 +312,7 @@ static int exec_push(struct emu_ctx *ctx, const struct emu_insn *insn)
 static int exec_pop(struct emu_ctx *ctx, const struct emu_insn *insn)
 {
     unsigned size = insn->o[0].size ? insn->o[0].size : insn->opsize;
-    uint64_t v, m = sp_mask(insn->stacksize), rsp = ctx->regs.gpr[EMU_RSP];
+    uint64_t v = 0, m = sp_mask(insn->stacksize), rsp = ctx->regs.gpr[EMU_RSP];
     int rc;
     if (insn->o[0].kind == OPND_SREG || (size != 2 && size != 4 && size != 8))
         return emu_raise(ctx, EMU_VEC_UD, false, 0);
@@ -374,7 +374,7 @@ static int execute(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_mo
         return emu_raise(ctx, EMU_VEC_UD, false, 0);
     switch (insn->op) {
     case OP_MOV: {
-        uint64_t v;
+        uint64_t v = 0;
         int rc = read_opnd(ctx, insn, &insn->o[1], insn->opsize, &v);
         return rc != EMU_OK ? rc : write_opnd(ctx, insn, &insn->o[0], insn->opsize, v);
     }

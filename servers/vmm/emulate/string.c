@@ -90,7 +90,6 @@ int emu_string(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_mode m
     bool rep = insn->rep || insn->repne;
     unsigned as = insn->addrsize;
     uint32_t budget = ctx->rep_budget ? ctx->rep_budget : EMU_REP_BUDGET;
-    int rc;
 
     *finished = true;
     if (!rep)
@@ -103,7 +102,8 @@ int emu_string(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_mode m
             *finished = false;   /* RIP stays: the guest re-executes the rest */
             return EMU_OK;
         }
-        if ((rc = step(ctx, insn, mode)) != EMU_OK)
+        int rc = step(ctx, insn, mode);
+        if (rc != EMU_OK)
             return rc;
         set_areg(ctx, EMU_RCX, as, count - 1);
         if (cond) {

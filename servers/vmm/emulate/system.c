@@ -27,7 +27,7 @@ int emu_port_allowed(struct emu_ctx *ctx, enum emu_mode mode, uint16_t port, uns
 {
     const struct emu_regs *r = &ctx->regs;
     unsigned iopl = (unsigned)((r->rflags & EMU_FL_IOPL) >> EMU_FL_IOPL_SHIFT);
-    uint8_t b[2];
+    uint8_t b[2] = { 0 };
     int rc;
     if (mode == EMU_MODE_REAL || (mode != EMU_MODE_VM86 && r->cpl <= iopl))
         return EMU_OK;
@@ -118,7 +118,7 @@ static int mov_cr(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_mod
 static int load_dtr(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_mode mode,
                     struct emu_dtr *dtr)
 {
-    uint8_t b[10];
+    uint8_t b[10] = { 0 };
     uint64_t la;
     unsigned bsize = mode == EMU_MODE_LONG64 ? 8 : 4;
     int rc;
@@ -144,7 +144,7 @@ static int read_desc(struct emu_ctx *ctx, uint16_t sel, uint64_t *desc, uint64_t
 {
     const struct emu_regs *r = &ctx->regs;
     uint64_t base = r->gdtr.base, limit = r->gdtr.limit;
-    uint8_t b[8];
+    uint8_t b[8] = { 0 };
     int rc;
     if (sel & 4) {
         if (r->ldtr.attr & EMU_SEG_UNUSABLE)
@@ -186,7 +186,7 @@ static struct emu_seg seg_from_desc(uint16_t sel, uint64_t d)
 static int load_sreg(struct emu_ctx *ctx, enum emu_sreg s, uint16_t sel, enum emu_mode mode)
 {
     struct emu_regs *r = &ctx->regs;
-    uint64_t d, at;
+    uint64_t d = 0, at = 0;
     int rc;
     if (mode == EMU_MODE_REAL || mode == EMU_MODE_VM86) {
         r->seg[s].sel = sel;
@@ -230,15 +230,17 @@ static int load_sreg(struct emu_ctx *ctx, enum emu_sreg s, uint16_t sel, enum em
 static int mov_sreg(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_mode mode)
 {
     const struct emu_opnd *d = &insn->o[0], *s = &insn->o[1];
-    uint64_t v;
-    int rc;
+    uint64_t v = 0;
     if (d->kind == OPND_SREG) {
         if (d->reg == EMU_CS || d->reg >= EMU_NSREG)
             return emu_raise(ctx, EMU_VEC_UD, false, 0);
-        if (s->kind == OPND_REG)
+        if (s->kind == OPND_REG) {
             v = emu_get_reg(ctx, s->reg, false, 2);
-        else if ((rc = emu_read(ctx, emu_ea(ctx, insn, s), 2, &v)) != EMU_OK)
-            return rc;
+        } else {
+            int rc = emu_read(ctx, emu_ea(ctx, insn, s), 2, &v);
+            if (rc != EMU_OK)
+                return rc;
+        }
         return load_sreg(ctx, (enum emu_sreg)d->reg, (uint16_t)v, mode);
     }
     if (s->reg >= EMU_NSREG)
@@ -256,14 +258,14 @@ static int jmp_far(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_mo
     struct emu_regs *r = &ctx->regs;
     const struct emu_opnd *o = &insn->o[0];
     unsigned osz = insn->opsize;
-    uint64_t off, d, at;
+    uint64_t off = 0, d = 0, at = 0;
     uint16_t sel;
     int rc;
     if (o->kind == OPND_PTR) {
         off = o->imm;
         sel = o->ptr_sel;
     } else {
-        uint64_t v;
+        uint64_t v = 0;
         struct emu_addr a = emu_ea(ctx, insn, o);
         if ((rc = emu_read(ctx, a, osz, &off)) != EMU_OK)
             return rc;
@@ -334,7 +336,7 @@ int emu_system(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_mode m
         r->cr0 &= ~CR0_TS;
         return EMU_OK;
     case OP_LMSW: {
-        uint64_t v;
+        uint64_t v = 0;
         int rc;
         if (!privileged_ok(ctx, mode))
             return gp0(ctx);
