@@ -7,6 +7,7 @@
 #define CR0_CD   (1ull << 30)
 #define CR0_MBZ  0xffffffff00000000ull
 #define CR4_MBZ  0xffffffffff800000ull   /* bits 23..63 (CET and later left out: refused) */
+#define CR4_UMIP (1ull << 11)
 #define CR8_MBZ  0xfffffffffffffff0ull
 #define TSS_IOMAP_OFF 102u
 #define TSS_MIN_LIMIT 103u
@@ -349,6 +350,8 @@ int emu_system(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_mode m
         return EMU_OK;
     }
     case OP_SMSW:
+        if ((r->cr4 & CR4_UMIP) && r->cpl > 0 && mode != EMU_MODE_REAL)
+            return gp0(ctx);
         if (insn->o[0].kind == OPND_REG) {
             emu_set_reg(ctx, insn->o[0].reg, false, insn->opsize, r->cr0);
             return EMU_OK;
