@@ -381,6 +381,61 @@ static void test_addr16_in_32bit(void **state)
     printf("PASS: 16-bit addressing wraps at 64 KiB\n");
 }
 
+/* 32-bit mode forms: one-byte inc, a 16-bit stack (SS.B = 0), 16-bit string registers. */
+static void test_32bit_forms(void **state)
+{
+    (void)state;
+    struct emu_ctx c;
+    mode32(&c);
+    struct emu_regs *r = &c.regs;
+    CODE_BYTES(0x40);                             /* inc eax (a REX prefix in 64-bit mode) */
+    r->gpr[EMU_RAX] = 0x7fffffff;
+    r->rflags |= EMU_FL_CF;
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(r->gpr[EMU_RAX], 0x80000000u);
+    assert_int_equal(r->rflags & EMU_FL_ARITH, EMU_FL_OF | EMU_FL_SF | EMU_FL_AF | EMU_FL_PF | EMU_FL_CF);
+    assert_int_equal(r->rip, CODE + 1);
+    /* push dword [ebx] on a 16-bit stack: SP wraps, ESP's upper half stays */
+    mode32(&c);
+    CODE_BYTES(0xff, 0x33);
+    r->seg[EMU_SS].attr &= ~EMU_SEG_DB;
+    r->seg[EMU_SS].base = 0x60000;
+    r->gpr[EMU_RSP] = 0x12340100;
+    r->gpr[EMU_RBX] = 0x5000;
+    memcpy(ram + 0x5000, (const uint8_t[]){ 1, 2, 3, 4 }, 4);
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(r->gpr[EMU_RSP], 0x123400fc);
+    assert_memory_equal(ram + 0x600fc, ram + 0x5000, 4);
+    /* pop word [ebx] (66 8f 03) back */
+    r->rip = CODE;
+    CODE_BYTES(0x66, 0x8f, 0x03);
+    r->gpr[EMU_RBX] = 0x5100;
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(r->gpr[EMU_RSP], 0x123400fe);
+    assert_int_equal(ram[0x5100], 1);
+    assert_int_equal(ram[0x5101], 2);
+    /* rep stosw with a 67 prefix: CX and DI, upper halves kept */
+    mode32(&c);
+    CODE_BYTES(0x67, 0x66, 0xf3, 0xab);
+    r->gpr[EMU_RCX] = 0xabcd0003;
+    r->gpr[EMU_RDI] = 0x7777fffe;                 /* DI wraps from 0xfffe to 0x0004 */
+    r->gpr[EMU_RAX] = 0x4142;
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(r->gpr[EMU_RCX], 0xabcd0000);
+    assert_int_equal(r->gpr[EMU_RDI], 0x77770004);
+    assert_int_equal(ram[0xfffe], 0x42);
+    assert_int_equal(ram[0x0000], 0x42);
+    assert_int_equal(ram[0x0002], 0x42);
+    assert_int_equal(r->rip, CODE + 4);
+    /* mov ax, ds / mov [ebx], es: selectors out */
+    mode32(&c);
+    CODE_BYTES(0x8c, 0xd8);                       /* mov eax, ds: zero-extended */
+    r->gpr[EMU_RAX] = ~0ull;
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(r->gpr[EMU_RAX], 0x10);
+    printf("PASS: 32-bit forms: inc eax, 16-bit stack, 67-prefixed rep stosw, mov from sreg\n");
+}
+
 /* --- port I/O --- */
 
 static void test_port_io(void **state)
@@ -624,6 +679,7 @@ int main(void)
         cmocka_unit_test(test_ud_cases),
         cmocka_unit_test(test_segment_limits),
         cmocka_unit_test(test_addr16_in_32bit),
+        cmocka_unit_test(test_32bit_forms),
         cmocka_unit_test(test_port_io),
         cmocka_unit_test(test_mmio),
         cmocka_unit_test(test_mode_transitions),

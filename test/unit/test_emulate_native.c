@@ -326,6 +326,26 @@ static void gen_mov_imm(struct tc *t)
     put(t, h_rand(), size);
 }
 
+/* push r / pop r / push imm8 / push imm32 (16 or 64-bit), with the stack in the buffer. */
+static void gen_pushpop_reg(struct tc *t)
+{
+    unsigned k = h_below(4), r = h_below(16);
+    if (h_below(3) == 0)
+        t->b[t->n++] = 0x66;
+    if (k < 2 && (r >= 8 || h_below(3) == 0))
+        t->b[t->n++] = (uint8_t)(0x40 | (r >= 8) | (h_below(2) ? 8 : 0));   /* REX.W is ignored */
+    if (k == 0)
+        t->b[t->n++] = (uint8_t)(0x50 + (r & 7));
+    else if (k == 1)
+        t->b[t->n++] = (uint8_t)(0x58 + (r & 7));
+    else if (k == 2)
+        t->b[t->n++] = 0x6a;
+    else
+        t->b[t->n++] = 0x68;
+    put(t, h_rand(), k == 2 ? 1 : k == 3 ? (t->b[0] == 0x66 ? 2 : 4) : 0);
+    t->gpr[4] = (uint64_t)(uintptr_t)H.nat + 0x8000 + h_below(0x100) * 8ull + (h_below(4) ? 0 : h_below(8));
+}
+
 static void test_noModRM(void **state)
 {
     (void)state;
@@ -333,6 +353,7 @@ static void test_noModRM(void **state)
     fails += run_raw("mov moffs", gen_moffs);
     fails += run_raw("alu acc,imm", gen_acc_imm);
     fails += run_raw("mov r,imm", gen_mov_imm);
+    fails += run_raw("push/pop r, push imm", gen_pushpop_reg);
     assert_int_equal(fails, 0);
 }
 

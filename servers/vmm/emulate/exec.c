@@ -293,9 +293,10 @@ static uint64_t sp_mask(unsigned stacksize)
     return emu_size_mask(stacksize);
 }
 
+/* The operand size of push/pop is the stack operand size (an imm8 is sign-extended to it). */
 static int exec_push(struct emu_ctx *ctx, const struct emu_insn *insn)
 {
-    unsigned size = insn->o[0].size ? insn->o[0].size : insn->opsize;
+    unsigned size = insn->opsize;
     uint64_t v = 0, m = sp_mask(insn->stacksize), rsp = ctx->regs.gpr[EMU_RSP];
     int rc;
     if (insn->o[0].kind == OPND_SREG || (size != 2 && size != 4 && size != 8))
@@ -311,7 +312,7 @@ static int exec_push(struct emu_ctx *ctx, const struct emu_insn *insn)
 
 static int exec_pop(struct emu_ctx *ctx, const struct emu_insn *insn)
 {
-    unsigned size = insn->o[0].size ? insn->o[0].size : insn->opsize;
+    unsigned size = insn->opsize;
     uint64_t v = 0, m = sp_mask(insn->stacksize), rsp = ctx->regs.gpr[EMU_RSP];
     int rc;
     if (insn->o[0].kind == OPND_SREG || (size != 2 && size != 4 && size != 8))
