@@ -4,6 +4,9 @@
 #include "emu_harness.h"
 
 #include <asm/prctl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <ucontext.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,6 +289,103 @@ bool h_check(const struct tc *t)
     }
     if (H.mmio_bad) {
         dump(t, "an MMIO callback got a bad width or a page-crossing access");
+        ok = false;
+    }
+    return ok;
+}
+
+/* --- native faults: the CPU's state at a #PF, from the signal context --- */
+
+static sigjmp_buf fault_env;
+static volatile uint64_t fault_regs[16], fault_rip, fault_addr, fault_err;
+
+static void on_segv(int sig, siginfo_t *si, void *uc_)
+{
+    const ucontext_t *uc = uc_;
+    const greg_t *g = uc->uc_mcontext.gregs;
+    static const int map[16] = { REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+                                 REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15 };
+    (void)sig;
+    for (unsigned r = 0; r < 16; r++)
+        fault_regs[r] = (uint64_t)g[map[r]];
+    fault_rip = (uint64_t)g[REG_RIP];
+    fault_err = (uint64_t)g[REG_ERR];
+    fault_addr = (uint64_t)(uintptr_t)si->si_addr;
+    siglongjmp(fault_env, 1);
+}
+
+bool h_check_fault(const struct tc *t, unsigned hole_off)
+{
+    uint64_t *d = (uint64_t *)(void *)(H.code + DATA_OFF);
+    uint8_t *hole = H.nat + hole_off;
+    struct sigaction sa, old;
+    struct emu_ctx ctx;
+    char why[200];
+
+    memset(H.slot, 0x90, SLOT_LEN);
+    memcpy(H.slot, t->b, t->n);
+    memcpy(&d[D_IN / 8], t->gpr, sizeof(t->gpr));
+    d[D_INFL / 8] = t->flags;
+    /* The instruction runs with the test's RSP: the handler needs a stack of its own. */
+    static uint8_t altstack[64 * 1024];
+    stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) }, old_ss;
+    sigaltstack(&ss, &old_ss);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &old);
+    mprotect(hole, 0x1000, PROT_NONE);
+    volatile bool faulted = false;
+    if (sigsetjmp(fault_env, 1) == 0)
+        ((void (*)(void))(void *)H.code)();
+    else
+        faulted = true;
+    mprotect(hole, 0x1000, PROT_READ | PROT_WRITE);
+    sigaction(SIGSEGV, &old, NULL);
+    sigaltstack(&old_ss, NULL);
+    if (!faulted) {
+        dump(t, "the native run did not fault: bad test case");
+        memcpy(H.emu, H.nat, H_BUF_SIZE);
+        return false;
+    }
+    bool ok = true;
+
+    h_ctx64(&ctx, t);
+    H.hole_lo = (uint64_t)(uintptr_t)hole;
+    H.hole_hi = H.hole_lo + 0x1000;
+    int rc = emulate_one(&ctx);
+    H.hole_lo = H.hole_hi = 0;
+    if (rc != EMU_EXCEPTION || ctx.exc.vector != EMU_VEC_PF) {
+        snprintf(why, sizeof(why), "expected #PF, got status %d vector %u", rc, ctx.exc.vector);
+        dump(t, why);
+        return false;
+    }
+    if (ctx.exc.cr2 != fault_addr || (ctx.exc.error_code & 2) != (fault_err & 2)) {
+        snprintf(why, sizeof(why), "#PF cr2 0x%" PRIx64 " ec %u, cpu cr2 0x%" PRIx64 " ec %" PRIu64,
+                 ctx.exc.cr2, ctx.exc.error_code, fault_addr, fault_err);
+        dump(t, why);
+        ok = false;
+    }
+    if (fault_rip != (uint64_t)(uintptr_t)H.slot || ctx.regs.rip != fault_rip) {
+        dump(t, "RIP at the fault is not the instruction");
+        ok = false;
+    }
+    for (unsigned r = 0; r < 16; r++) {
+        if (r != 4 && ctx.regs.gpr[r] != fault_regs[r]) {
+            snprintf(why, sizeof(why), "r%u at the fault: emulated 0x%" PRIx64 ", cpu 0x%" PRIx64 " (in 0x%" PRIx64 ")",
+                     r, ctx.regs.gpr[r], fault_regs[r], t->gpr[r]);
+            dump(t, why);
+            ok = false;
+        }
+    }
+    if (memcmp(H.nat, H.emu, H_BUF_SIZE) != 0) {
+        unsigned i = 0;
+        while (H.nat[i] == H.emu[i])
+            i++;
+        snprintf(why, sizeof(why), "memory differs at +0x%x: emulated %02x, cpu %02x", i, H.emu[i], H.nat[i]);
+        dump(t, why);
+        memcpy(H.emu, H.nat, H_BUF_SIZE);
         ok = false;
     }
     return ok;

@@ -52,6 +52,11 @@ extern const struct emu_ops h_ops;
 /* Runs t natively and under the emulator; returns true if both agree (prints why not). */
 bool h_check(const struct tc *t);
 
+/* Runs t natively with the buffer page at hole_off made inaccessible (the CPU's #PF state comes
+ * from the signal context) and under the emulator with the same page faulting; compares
+ * the registers at the fault (partial progress of rep instructions), CR2 and memory. */
+bool h_check_fault(const struct tc *t, unsigned hole_off);
+
 /* --- encoder for ModRM forms --- */
 struct rm_form {
     const char *name;

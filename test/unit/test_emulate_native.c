@@ -428,6 +428,63 @@ static void test_string(void **state)
     assert_int_equal(fails, 0);
 }
 
+/* A #PF in the middle of a rep string instruction, natively and emulated: the registers at
+ * the fault (the completed iterations) and the memory written so far must match. */
+static void test_rep_fault(void **state)
+{
+    (void)state;
+    static const uint8_t ops[] = { 0xa4, 0xaa, 0xac, 0xa6, 0xae };   /* movs stos lods cmps scas */
+    const unsigned hole = 0x8000;
+    uint64_t nat = (uint64_t)(uintptr_t)H.nat;
+    unsigned fails = 0, n = n_cases / 4;
+    for (unsigned i = 0; i < n; i++) {
+        struct tc t;
+        memset(&t, 0, sizeof(t));
+        t.form = "rep string with a #PF";
+        t.flags = h_rand_flags();
+        t.fmask = ARITH;
+        for (unsigned r = 0; r < 16; r++)
+            t.gpr[r] = h_rand();
+        uint8_t op = ops[h_below(5)];
+        unsigned size = h_below(2) ? sizes[h_below(3)] : 1;
+        bool down = t.flags & EMU_FL_DF;
+        bool src_fault = (op == 0xa4 || op == 0xa6) ? h_below(2) : op == 0xac;
+        if (op == 0xa6 || op == 0xae)
+            t.b[t.n++] = 0xf3;   /* repe over equal data, so the fault is reached */
+        else
+            t.b[t.n++] = h_below(4) ? 0xf3 : 0xf2;
+        if (size == 2)
+            t.b[t.n++] = 0x66;
+        if (size == 8)
+            t.b[t.n++] = 0x48;
+        t.b[t.n++] = (uint8_t)(op + (size > 1));
+        /* j bytes before the hole: going up the last element reaches into it; going down
+         * the elements start j bytes above it, so at least one more must follow */
+        uint64_t count = 2 + h_below(63);
+        unsigned j = down ? h_below((unsigned)((count - 1) * size)) : h_below((unsigned)(count * size));
+        uint64_t at = down ? nat + hole + 0x1000 + j : nat + hole - j;
+        uint64_t other = nat + (down ? 0x5800 : 0x4000) + h_below(0x400);
+        t.gpr[1] = count;
+        t.gpr[6] = src_fault ? at : other;
+        t.gpr[7] = src_fault ? other + 0x1000 : at;
+        /* equal data for cmps/scas so repe runs up to the fault */
+        if (op == 0xa6 || op == 0xae) {
+            uint64_t lo = down ? t.gpr[7] - count * size + size : t.gpr[7];
+            uint64_t slo = down ? t.gpr[6] - count * size + size : t.gpr[6];
+            for (uint64_t k = 0; k < count * size; k++) {
+                uint64_t da = lo + k, sa = slo + k;
+                uint8_t v = op == 0xae ? (uint8_t)(t.gpr[0] >> (8 * ((da - t.gpr[7]) % size))) : H.nat[sa - nat < H_BUF_SIZE ? sa - nat : 0];
+                if (da - nat < H_BUF_SIZE && (da - nat < hole || da - nat >= hole + 0x1000))
+                    H.nat[da - nat] = H.emu[da - nat] = v;
+            }
+        }
+        if (!h_check_fault(&t, hole) && ++fails > 5)
+            break;
+    }
+    printf("%s: rep string instructions faulting mid-way (%u cases)\n", fails ? "FAIL" : "PASS", n);
+    assert_int_equal(fails, 0);
+}
+
 /* The informational speed line: an MMIO-backed mov through the whole emulate_one() path. */
 static void test_speed(void **state)
 {
@@ -471,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_push_pop),
         cmocka_unit_test(test_noModRM),
         cmocka_unit_test(test_string),
+        cmocka_unit_test(test_rep_fault),
         cmocka_unit_test(test_speed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
