@@ -83,12 +83,24 @@ int emu_probe(struct emu_ctx *ctx, struct emu_addr a, unsigned size, enum emu_ac
 int emu_raise(struct emu_ctx *ctx, unsigned vector, bool has_ec, uint32_t ec);
 uint64_t emu_addr_mask(unsigned addrsize);
 
-/* --- regs (exec.c) --- */
-uint64_t emu_size_mask(unsigned size);
+/* --- regs.c: register file and operands --- */
 uint64_t emu_get_reg(const struct emu_ctx *ctx, unsigned reg, bool high8, unsigned size);
 void emu_set_reg(struct emu_ctx *ctx, unsigned reg, bool high8, unsigned size, uint64_t val);
+int emu_read_opnd(struct emu_ctx *ctx, const struct emu_insn *insn, const struct emu_opnd *o,
+                  unsigned size, uint64_t *val);
+int emu_write_opnd(struct emu_ctx *ctx, const struct emu_insn *insn, const struct emu_opnd *o,
+                   unsigned size, uint64_t val);
+
+/* --- rmw.c: ALU operations, bt*, xchg, cmpxchg, xadd --- */
+bool emu_lockable(enum emu_op op);
+int emu_exec_alu(struct emu_ctx *ctx, const struct emu_insn *insn);
+int emu_exec_bt(struct emu_ctx *ctx, const struct emu_insn *insn);
+int emu_exec_xchg(struct emu_ctx *ctx, const struct emu_insn *insn);
+int emu_exec_cmpxchg(struct emu_ctx *ctx, const struct emu_insn *insn);
+int emu_exec_xadd(struct emu_ctx *ctx, const struct emu_insn *insn);
 
 /* --- alu.c: results and the flags the CPU computes --- */
+uint64_t emu_size_mask(unsigned size);
 /* Computes op (OP_ADD .. OP_TEST, OP_INC, OP_DEC, OP_NEG, OP_NOT) on size-byte a and b; updates
  * the arithmetic flags in *rflags as the CPU does (undefined ones: see alu.c). */
 uint64_t emu_alu(enum emu_op op, unsigned size, uint64_t a, uint64_t b, uint64_t *rflags);
