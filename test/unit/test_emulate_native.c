@@ -188,6 +188,28 @@ static void test_bt(void **state)
     assert_int_equal(fails, 0);
 }
 
+/*
+ * A failing cmpxchg with a 32-bit register destination: this AMD host leaves the register's
+ * upper half alone — except, about once in 10^4 runs, when it zero-extends it (the SDM's
+ * "written back"; presumably the host hypervisor's instruction emulator ran it). The emulator
+ * follows the usual behaviour; the test zeroes that upper half so both results agree.
+ */
+static bool fix_cmpxchg_reg32(struct tc *t, const struct rm_form *f)
+{
+    unsigned i = 0, rex = 0;
+    if (f->opsize != 4)
+        return true;
+    while (t->b[i] != 0x0f) {
+        if ((t->b[i] & 0xf0) == 0x40)
+            rex = t->b[i];
+        i++;
+    }
+    unsigned modrm = t->b[i + 2];
+    if ((modrm >> 6) == 3)
+        t->gpr[(modrm & 7) | ((rex & 1) ? 8 : 0)] &= 0xffffffffull;
+    return true;
+}
+
 static void test_xchg_cmpxchg(void **state)
 {
     (void)state;
@@ -200,7 +222,7 @@ static void test_xchg_cmpxchg(void **state)
         unsigned s = sizes[i];
         fails += run_rm(&(struct rm_form){ nm("xchg r/m,r", s), OPS(0x87), s, -1, false, true, 0, s, 0, ARITH }, NULL);
         fails += run_rm(&(struct rm_form){ nm("lock xchg m,r", s), OPS(0x87), s, -1, true, false, 0, s, 0, ARITH, true }, NULL);
-        fails += run_rm(&(struct rm_form){ nm("cmpxchg r/m,r", s), OPS(0x0f, 0xb1), s, -1, false, true, 0, s, 0, ARITH }, NULL);
+        fails += run_rm(&(struct rm_form){ nm("cmpxchg r/m,r", s), OPS(0x0f, 0xb1), s, -1, false, true, 0, s, 0, ARITH }, fix_cmpxchg_reg32);
         fails += run_rm(&(struct rm_form){ nm("lock cmpxchg m,r", s), OPS(0x0f, 0xb1), s, -1, true, false, 0, s, 0, ARITH, true }, NULL);
         fails += run_rm(&(struct rm_form){ nm("lock xadd m,r", s), OPS(0x0f, 0xc1), s, -1, true, false, 0, s, 0, ARITH, true }, NULL);
     }
