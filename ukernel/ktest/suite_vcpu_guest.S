@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/* suite_vcpu_guest: real-mode guest programs the vcpu suite copies to guest-physical 0x1000 and runs. */
+
+#include "suite_vcpu_guest.h"
+
+/* Guest address of a label: the programs are copied to GUEST_CODE_GPA, CS = 0. */
+#define ADDR(label) ((label) - vcpu_guest_main + GUEST_CODE_GPA)
+#define BADDR(label) ((label) - vcpu_guest_bench + GUEST_CODE_GPA)
+#define MADDR(label) ((label) - vcpu_guest_modes + GUEST_CODE_GPA)
+
+    .section .rodata
+    .code16
+
+/*
+ * The main program: each step ends in the exit the suite expects next (see
+ * suite_vcpu.c, which drives it in the same order).
+ */
+    .globl vcpu_guest_main, vcpu_guest_main_end
+vcpu_guest_main:
+    xorw %ax, %ax
+    movw %ax, %ds
+    movw %ax, %ss
+    movw $GUEST_STACK_TOP, %sp
+    /* CPUID exit; the host answers EAX..EDX, the guest reports each on PORT_REPORT. */
+    movl $GUEST_CPUID_LEAF, %eax
+    xorl %ecx, %ecx
+    cpuid
+    movl %edx, %esi
+    movw $PORT_REPORT, %dx
+    outl %eax, %dx
+    movl %ebx, %eax
+    outl %eax, %dx
+    movl %ecx, %eax
+    outl %eax, %dx
+    movl %esi, %eax
+    outl %eax, %dx
+    /* IN: the host supplies the value; the guest echoes it. */
+    movw $PORT_IN, %dx
+    inw %dx, %ax
+    movw $PORT_ECHO, %dx
+    outw %ax, %dx
+    hlt
+    /* External interrupt GUEST_IRQ_VECTOR, injected while halted after STI. */
+    movw $ADDR(irq_handler), (GUEST_IRQ_VECTOR * 4)
+    movw $0, (GUEST_IRQ_VECTOR * 4 + 2)
+    sti
+    hlt
+    cli
+    /* An NMI injected while halted, into IVT entry 2. */
+    movw $ADDR(nmi_handler), 8
+    movw $0, 10
+    hlt
+    /* #UD the host intercepts. */
+    ud2
+    /* #DE the guest handles itself (IVT entry 0). */
+    movw $ADDR(de_handler), 0
+    movw $0, 2
+    xorb %bl, %bl
+    movw $1, %ax
+    divb %bl
+    /* A read of guest-physical GUEST_HOLE_GPA, not mapped until the host sees the exit. */
+    movw $(GUEST_HOLE_GPA >> 4), %ax
+    movw %ax, %es
+    movb %es:GUEST_HOLE_OFFSET, %al
+    outb %al, $PORT_HOLE
+    /* Interrupt window: the host asks for it while IF = 0. */
+    outb %al, $PORT_WINDOW
+    sti
+    nop
+    nop
+    cli
+    outb %al, $PORT_WINDOW_DONE
+    /* A long loop that host timer interrupts cut into. */
+    movl $GUEST_LOOP_COUNT, %ecx
+    xorl %eax, %eax
+1:  addl %ecx, %eax
+    roll $1, %eax
+    decl %ecx
+    jnz 1b
+    outl %eax, $PORT_LOOP
+    /* Triple fault: no IDT, then an exception. */
+    lidt ADDR(empty_idt)
+    int3
+    hlt
+irq_handler:
+    pushw %ax
+    movb $GUEST_IRQ_VECTOR, %al
+    outb %al, $PORT_IRQ
+    popw %ax
+    iret
+nmi_handler:
+    movb $2, %al
+    outb %al, $PORT_NMI
+    iret
+de_handler:
+    pushw %bp
+    movw %sp, %bp
+    addw $2, 2(%bp)                 /* return past the two-byte DIV */
+    popw %bp
+    movb $0xde, %al
+    outb %al, $PORT_DE
+    iret
+empty_idt:
+    .word 0
+    .long 0
+vcpu_guest_main_end:
+
+/* The null-exit loop the benchmark runs: CPUID forever. */
+    .globl vcpu_guest_bench, vcpu_guest_bench_end
+vcpu_guest_bench:
+1:  cpuid
+    jmp 1b
+vcpu_guest_bench_end:
+
+/*
+ * Real mode -> protected mode -> long mode, built by the guest itself: a GDT, an
+ * identity map of the first 2 MiB (PML4 at GUEST_PT_GPA), then a 64-bit OUT that
+ * reports RIP-relative data and CR0/EFER through the host.
+ */
+    .globl vcpu_guest_modes, vcpu_guest_modes_end
+vcpu_guest_modes:
+    cli
+    xorw %ax, %ax
+    movw %ax, %ds
+    movw %ax, %ss
+    movw $GUEST_STACK_TOP, %sp
+    lgdt MADDR(modes_gdt_ptr)
+    movl %cr0, %eax
+    orl $0x21, %eax                 /* PE, and NE: a bit VMX owns (the write exits there) */
+    movl %eax, %cr0
+    ljmpl $0x08, $MADDR(modes_pm)
+    .code32
+modes_pm:
+    movw $0x10, %ax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %ss
+    movl $(GUEST_PM_MAGIC), %eax
+    outl %eax, $PORT_MODE
+    /* Page tables: PML4[0] -> PDPT[0] -> PD[0] = 2 MiB page at 0. */
+    movl $GUEST_PT_GPA, %edi
+    xorl %eax, %eax
+    movl $(3 * 4096 / 4), %ecx
+    rep stosl
+    movl $(GUEST_PT_GPA + 0x1000 + 3), GUEST_PT_GPA
+    movl $(GUEST_PT_GPA + 0x2000 + 3), GUEST_PT_GPA + 0x1000
+    movl $0x83, GUEST_PT_GPA + 0x2000
+    movl %cr4, %eax
+    orl $0x20, %eax                 /* PAE */
+    movl %eax, %cr4
+    movl $GUEST_PT_GPA, %eax
+    movl %eax, %cr3
+    movl $0xc0000080, %ecx          /* EFER.LME: WRMSR exits, the host sets it */
+    movl $0x100, %eax
+    xorl %edx, %edx
+    wrmsr
+    movl %cr0, %eax
+    orl $0x80000000, %eax
+    movl %eax, %cr0
+    ljmpl $0x18, $MADDR(modes_lm)
+    .code64
+modes_lm:
+    movq modes_magic(%rip), %rax
+    outl %eax, $PORT_MODE
+    movq %cr0, %rax
+    outl %eax, $PORT_MODE
+    movq %cr4, %rax
+    outl %eax, $PORT_MODE
+    /* A read of an unmapped guest-virtual address: #PF, intercepted by the host. */
+    movq $GUEST_UNMAPPED_GVA, %rbx
+    movb (%rbx), %al
+    hlt
+    .balign 8
+modes_magic:
+    .quad GUEST_LM_MAGIC
+modes_gdt:
+    .quad 0
+    .quad 0x00cf9b000000ffff        /* 0x08 code 32 */
+    .quad 0x00cf93000000ffff        /* 0x10 data */
+    .quad 0x00af9b000000ffff        /* 0x18 code 64 */
+modes_gdt_ptr:
+    .word 4 * 8 - 1
+    .long MADDR(modes_gdt)
+vcpu_guest_modes_end:
