@@ -442,7 +442,10 @@ static void basic(void)
             s->rip += m.w[3];
             break;
         case HV_EXIT_HLT:
+            /* Past the HLT the guest's STI shadow (sti; hlt) is over: a VMM that skips an
+             * instruction clears it, and an interrupt is injectable only without it. */
             s->rip += 1;
+            s->intr_state &= ~(uint64_t)HV_INTR_SHADOW;
             s->inject_event = HV_INJECT_VALID | (HV_INJECT_TYPE_EXTINT << HV_INJECT_TYPE_SHIFT) |
                               GUEST_HLT_VECTOR;
             mtd |= HV_MTD_INJECT;

@@ -3,6 +3,7 @@
 #include "klock.h"
 
 #include "../arch/x86_64/percpu.h"
+#include "../arch/x86_64/smp.h"
 #include "assert.h"
 #include "sched.h"
 #include "spinlock.h"
@@ -16,9 +17,11 @@ void klock_acquire(void)
         klock.depth++;
         return;
     }
-    /* While waiting, honour a request to drop our thread: its owner may hold the lock. */
+    /* While waiting, honour a request to drop our thread and a cross-CPU call (a VMCLEAR
+     * of a VMCS this CPU holds): their sender may hold the lock and wait for us. */
     while (!spin_trylock(&klock.lock)) {
         sched_poll_eviction();
+        smp_call_poll();
         cpu_relax();
     }
     klock.owner = me;

@@ -507,15 +507,30 @@ unsigned smp_madt_foreach(smp_madt_entry_fn fn, void *ctx)
 
 /* ---- cross-CPU calls ---- */
 
-static void smp_call_interrupt(struct trap_frame *frame)
+/* Runs this CPU's pending call, if any (interrupts off, so the IPI cannot run it twice). */
+static void run_mailbox(void)
 {
-    (void)frame;
-    lapic_eoi();
     struct percpu_mailbox *m = &this_cpu()->mailbox;
     if (atomic_load_acquire_u32(&m->state) == MAILBOX_PENDING) {
         m->fn(m->arg);
         atomic_store_release_u32(&m->state, MAILBOX_DONE);
     }
+}
+
+static void smp_call_interrupt(struct trap_frame *frame)
+{
+    (void)frame;
+    lapic_eoi();
+    run_mailbox();
+}
+
+void smp_call_poll(void)
+{
+    if (!percpu_boot_cpu_installed)
+        return;
+    bool irqs = irq_save();
+    run_mailbox();
+    irq_restore(irqs);
 }
 
 bool smp_call_post(unsigned cpu, percpu_call_fn fn, void *arg)

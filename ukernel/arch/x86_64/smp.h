@@ -91,6 +91,9 @@ unsigned smp_madt_foreach(smp_madt_entry_fn fn, void *ctx);
 bool smp_call_post(unsigned cpu, percpu_call_fn fn, void *arg);
 bool smp_call_wait(unsigned cpu);
 bool smp_call_on_cpu(unsigned cpu, percpu_call_fn fn, void *arg);
+/* Runs a call posted to this CPU now: for loops that spin with interrupts off (the
+ * kernel lock), so a caller holding the lock is answered without its IPI. */
+void smp_call_poll(void);
 
 /* The C entry of each application processor, reached from ap_trampoline.S. */
 __attribute__((noreturn)) void ap_main(unsigned cpu);

@@ -105,6 +105,11 @@ _Static_assert(VMCB_TR - VMCB_ES == 9 * 16, "ten 16-byte segment slots ES..TR");
 /* VMCB_TLB_CONTROL. */
 #define SVM_TLB_FLUSH_NONE 0u
 #define SVM_TLB_FLUSH_ALL 1u
+/* Segment attrib (the descriptor's bits 55-52 and 47-40 packed): CS.L, 64-bit code. */
+#define SVM_ATTR_L (1u << 9)
+/* HV_EXIT_INVALID_STATE details the backend produces itself (the VMX_INVALID_* values). */
+#define SVM_INVALID_RIP 0x105u      /* non-canonical in 64-bit mode */
+#define SVM_INVALID_INJECT 0x109u   /* an external interrupt the guest cannot take */
 /* VMCB_EXITINTINFO / EVENTINJ valid bit. */
 #define SVM_EVENT_VALID (1ull << 31)
 

@@ -10,6 +10,7 @@
 #include "cpu.h"
 #include "cpu_features.h"
 #include "layout.h"
+#include "paging.h"
 #include "percpu.h"
 #include "svm_vmcb.h"
 #include "vcpu_arch.h"
@@ -470,9 +471,37 @@ static void normalize(struct vcpu_arch *v, struct vcpu_exit *e)
     }
 }
 
+/*
+ * What VMX entry refuses and VMRUN would take, refused here too so both backends give
+ * the same HV_EXIT_INVALID_STATE (hv/vcpu.h); 0 = enterable, else an SVM_INVALID_*
+ * detail. A non-canonical RIP in 64-bit mode (VMRUN enters, the first fetch faults; only
+ * a state write makes one, a guest jump faults before RIP changes). An external
+ * interrupt injected while the guest cannot take it, IF = 0 or in an STI / MOV SS
+ * shadow (VMRUN would deliver it regardless): the handler must wait for the window.
+ */
+static uint32_t entry_refusal(const struct vcpu_arch *v)
+{
+    if ((rd64(v, VMCB_EFER) & EFER_LMA) && (rd32(v, VMCB_CS) & (SVM_ATTR_L << 16)) &&
+        !va_is_canonical(rd64(v, VMCB_RIP)))
+        return SVM_INVALID_RIP;
+    uint64_t ev = rd64(v, VMCB_EVENTINJ);
+    if ((ev & SVM_EVENT_VALID) && ((ev >> HV_INJECT_TYPE_SHIFT) & 7u) == HV_INJECT_TYPE_EXTINT &&
+        (!(rd64(v, VMCB_RFLAGS) & RFLAGS_IF) || (rd64(v, VMCB_INT_STATE) & SVM_INT_SHADOW)))
+        return SVM_INVALID_INJECT;
+    return 0;
+}
+
 static void svm_run(struct vcpu_arch *v, struct vcpu_exit *exit)
 {
     kassert(!(read_rflags() & RFLAGS_IF));
+    uint32_t refusal = entry_refusal(v);
+    if (refusal != 0) {
+        exit->reason = HV_EXIT_INVALID_STATE;
+        exit->qualification = refusal;
+        exit->address = 0;
+        exit->instruction_length = 0;
+        return;
+    }
     unsigned cpu = this_cpu_index();
     __asm__ volatile("clgi" ::: "memory");
     svm_vmrun(v->control_pa, v->gpr, image_pa(host_save[cpu]));

@@ -916,12 +916,25 @@ static void refresh_host_state(const struct vcpu_arch *v)
         h[i].value = rdmsr(h[i].index);
 }
 
+/*
+ * Drops what this CPU caches for the vCPU (SDM 29.4). With EPT the guest runs on
+ * guest-physical and combined mappings, both tagged with the EPTP's root (EPTRTA);
+ * INVEPT single-context for our EPTP drops both, for every VPID, so it covers a
+ * GuestMemory unmap (the guest-physical half changed) and a VPID reused by a new
+ * vCPU on the same memory (combined mappings of the old one). INVVPID would leave
+ * the guest-physical mappings in place, so it is not enough there. Under shadow
+ * paging (no EPT) the guest runs on linear mappings tagged by VPID alone: INVVPID
+ * single-context. All-context where the single form is missing.
+ */
 static void flush_tlbs(const struct vmx_soft *s)
 {
-    if (caps.ept_vpid_cap & EPT_CAP_INVEPT_SINGLE)
-        invept(INVEPT_SINGLE_CONTEXT, s->eptp);
-    else if (caps.ept_vpid_cap & EPT_CAP_INVEPT_ALL)
-        invept(INVEPT_ALL_CONTEXT, 0);
+    if (!s->shadow_paging && s->eptp != 0) {
+        if (caps.ept_vpid_cap & EPT_CAP_INVEPT_SINGLE)
+            invept(INVEPT_SINGLE_CONTEXT, s->eptp);
+        else if (caps.ept_vpid_cap & EPT_CAP_INVEPT_ALL)
+            invept(INVEPT_ALL_CONTEXT, 0);
+        return;
+    }
     if (caps.proc2 & PROC2_ENABLE_VPID) {
         if (caps.ept_vpid_cap & VPID_CAP_INVVPID_SINGLE)
             invvpid(INVVPID_SINGLE_CONTEXT, (uint16_t)s->vpid);
@@ -1049,9 +1062,11 @@ static bool normalize_exit(struct vcpu_arch *v, uint32_t reason, struct vcpu_exi
         set_exit(e, HV_EXIT_TRIPLE_FAULT, 0, 0, 0);
         return true;
     case VMX_EXIT_INTERRUPT_WINDOW:
+        set_proc_bits(0, PROC_INTERRUPT_WINDOW_EXITING);    /* one-shot (hv/vcpu.h) */
         set_exit(e, HV_EXIT_INTR_WINDOW, 0, 0, 0);
         return true;
     case VMX_EXIT_NMI_WINDOW:
+        set_proc_bits(0, PROC_NMI_WINDOW_EXITING);
         set_exit(e, HV_EXIT_NMI_WINDOW, 0, 0, 0);
         return true;
     case VMX_EXIT_CPUID:
@@ -1151,6 +1166,22 @@ static void vmx_run(struct vcpu_arch *v, struct vcpu_exit *e)
     }
 }
 
+/*
+ * The core's flush request (a GuestMemory mapping went away, or the vCPU has not run
+ * on this CPU since): done by run() on the CPU that enters next, right before entry,
+ * so it needs no current VMCS here and works whichever CPU asks.
+ */
+static void vmx_flush_tlb(struct vcpu_arch *v)
+{
+    soft_of(v)->pending |= PENDING_FLUSH;
+}
+
+/*
+ * Called whenever the vCPU's thread stops, from its CPU or another (quiesce): a no-op
+ * when no CPU holds the VMCS; otherwise VMCLEAR runs on the CPU that holds it (a
+ * cross-CPU call, answered even by a CPU spinning on the kernel lock), so its data is
+ * in memory and any CPU may load it next.
+ */
 static void vmx_release(struct vcpu_arch *v)
 {
     uint64_t flags = irq_save();
@@ -1169,6 +1200,7 @@ static const struct vcpu_arch_ops vmx_ops = {
     .setup = vmx_setup,
     .set_nested_root = vmx_set_nested_root,
     .set_shadow_root = vmx_set_shadow_root,
+    .flush_tlb = vmx_flush_tlb,
     .state_write = vmx_state_write,
     .state_read = vmx_state_read,
     .set_exception_intercepts = vmx_set_exception_intercepts,

@@ -60,7 +60,12 @@ struct hv_dtable {
 #define HV_INJECT_ERROR_VALID (1u << 11)
 #define HV_INJECT_VALID (1u << 31)
 
-/* Window requests and interrupt shadow (HV_MTD_INJECT: intr_state). */
+/*
+ * Window requests and interrupt shadow (HV_MTD_INJECT: intr_state). A window request
+ * is one-shot on both backends: the INTR_WINDOW / NMI_WINDOW exit it causes also
+ * clears it (the exit's state shows it clear); the handler sets it again to wait for
+ * another window. Until that exit it stays set and reads back as set.
+ */
 #define HV_INTR_SHADOW (1u << 0)         /* guest is in an STI / MOV SS shadow */
 #define HV_INTR_REQUEST_WINDOW (1u << 8) /* exit as soon as the guest can take an interrupt */
 #define HV_INTR_REQUEST_NMI_WINDOW (1u << 9)
