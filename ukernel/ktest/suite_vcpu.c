@@ -6,6 +6,7 @@
 #include "../arch/x86_64/cpu.h"
 #include "../arch/x86_64/lapic.h"
 #include "../arch/x86_64/layout.h"
+#include "../arch/x86_64/nested_pte.h"
 #include "../arch/x86_64/percpu.h"
 #include "../arch/x86_64/smp.h"
 #include "../arch/x86_64/vcpu_arch.h"
@@ -27,17 +28,12 @@ static uint8_t backend_pages[BACKEND_PAGES_MAX] __attribute__((aligned(4096)));
 static uint8_t guest_ram[GUEST_RAM_SIZE] __attribute__((aligned(4096)));
 static uint8_t reset_page[4096] __attribute__((aligned(4096)));
 static uint8_t hole_page[4096] __attribute__((aligned(4096)));
+static uint8_t hole_page2[4096] __attribute__((aligned(4096)));
 static uint64_t nested[NESTED_TABLES][512] __attribute__((aligned(4096)));
 static unsigned nested_used;
 static struct vcpu_arch vcpu;
 
-/*
- * Nested-table entry bits: EPT R|W|X (+ WB memory type in leaves) or x86
- * P|RW|US (NPT walks are user accesses); both are the low three bits.
- */
-#define NESTED_RWX 0x7ull
-#define EPT_LEAF_WB (6ull << 3)
-#define TABLE_ADDR_MASK 0x000ffffffffff000ull
+#define TABLE_ADDR_MASK NESTED_ADDR_MASK
 
 static uint64_t image_pa(const void *p)
 {
@@ -56,24 +52,23 @@ static uint64_t *table_of(uint64_t entry)
 /* Maps one 4 KiB guest page; false when the table pool ran out. */
 static bool nested_map(uint64_t gpa, uint64_t hpa)
 {
-    bool ept = vcpu_arch_backend() == VCPU_BACKEND_VMX;
-    uint64_t dir = NESTED_RWX;
-    uint64_t leaf = NESTED_RWX | (ept ? EPT_LEAF_WB : 0);
+    /* The encodings GuestMemory uses (nested_pte.h), so the backend is tested on them. */
+    enum nested_format f = vcpu_arch_backend() == VCPU_BACKEND_VMX ? NESTED_EPT : NESTED_NPT;
     if (nested_used == 0)
         nested_used = 1;                    /* nested[0] is the root */
     uint64_t *t = nested[0];
     for (int level = 3; level > 0; level--) {
         unsigned idx = (gpa >> (12 + 9 * level)) & 511;
-        if (!(t[idx] & 1)) {
+        if (!nested_present(f, t[idx])) {
             if (nested_used == NESTED_TABLES)
                 return false;
-            t[idx] = image_pa(nested[nested_used++]) | dir;
+            t[idx] = nested_table_entry(f, image_pa(nested[nested_used++]));
         }
         t = table_of(t[idx]);
         if (t == NULL)
             return false;
     }
-    t[(gpa >> 12) & 511] = hpa | leaf;
+    t[(gpa >> 12) & 511] = nested_leaf_entry(f, hpa, NESTED_READ | NESTED_WRITE | NESTED_EXECUTE);
     return true;
 }
 
@@ -290,6 +285,15 @@ static void check_main_program(void)
     v = 0;
     expect_out("gpa_retry_out", PORT_HOLE, 1, &v);
     ktest_check(mapped && v == 0x5a, "gpa_mapped_then_read", "mapped %d value 0x%lx", mapped, v);
+
+    /* The gpa moved to another frame (the entry rewritten in place, as GuestMemory does on
+     * unmap + map): after vcpu_arch_flush_tlb the guest reads the new frame. */
+    hole_page2[GUEST_HOLE_OFFSET] = 0xa5;
+    mapped = nested_map(GUEST_HOLE_GPA, image_pa(hole_page2));
+    vcpu_arch_flush_tlb(&vcpu);
+    v = 0;
+    expect_out("gpa_remap_out", PORT_HOLE_REMAP, 1, &v);
+    ktest_check(mapped && v == 0xa5, "gpa_remapped_read_after_flush", "mapped %d value 0x%lx", mapped, v);
 
     /* Interrupt window requested while IF = 0: the exit comes once the guest sets IF. */
     expect_out("window_setup_out", PORT_WINDOW, 1, NULL);

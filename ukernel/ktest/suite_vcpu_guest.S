@@ -63,6 +63,9 @@ vcpu_guest_main:
     movw %ax, %es
     movb %es:GUEST_HOLE_OFFSET, %al
     outb %al, $PORT_HOLE
+    /* The same gpa again, after the host moved it to another frame and flushed. */
+    movb %es:GUEST_HOLE_OFFSET, %al
+    outb %al, $PORT_HOLE_REMAP
     /* Interrupt window: the host asks for it while IF = 0. */
     outb %al, $PORT_WINDOW
     sti

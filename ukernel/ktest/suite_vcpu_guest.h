@@ -31,6 +31,7 @@
 #define PORT_LOOP 0x17
 #define PORT_MODE 0x18
 #define PORT_NMI 0x19
+#define PORT_HOLE_REMAP 0x1a
 #define PORT_IN 0x1234
 
 #ifndef __ASSEMBLER__
