@@ -15,6 +15,7 @@
 #include "fault.h"
 #include "klock.h"
 #include "sched.h"
+#include "vcpu_shadow.h"
 
 /* Stops the thread: its handler gets HV_FAULT_VM_EXIT with the state its mask chose. */
 static void report(struct tcb *t, struct vcpu *v, const struct vcpu_exit *e)
@@ -22,7 +23,7 @@ static void report(struct tcb *t, struct vcpu *v, const struct vcpu_exit *e)
     uint32_t mtd = e->reason < HV_EXIT_REASON_COUNT ? v->transfer[e->reason] : HV_MTD_ALL;
     v->exit = *e;
     memset(&v->exit_state, 0, sizeof(v->exit_state));
-    vcpu_arch_state_read(&v->arch, mtd, &v->exit_state);
+    vcpu_state_read(v, mtd, &v->exit_state);
     vcpu_arch_release(&v->arch);    /* the handler may touch the state from any CPU */
     fault_raise_vm_exit(t, e->reason, e->qualification, e->address, e->instruction_length);
 }
@@ -48,17 +49,15 @@ void vcpu_run_current(void)
             report_core(t, v, HV_EXIT_RECALL, 0);
             sched_exit_to_user();
         }
-        /*
-         * vTLB INTEGRATION POINT: with HV_VCPU_MODE_SHADOW the guest runs on shadow tables
-         * (vcpu_arch_set_shadow_root); guest #PF, CR3 accesses and INVLPG exits are then
-         * served here by the walker and shadow manager (ukernel/vtlb/) before any message.
-         * Until then only nested mode enters.
-         */
-        if (v->mode != HV_VCPU_MODE_NESTED) {
+        bool shadow = v->mode == HV_VCPU_MODE_SHADOW;
+        if (v->mode != HV_VCPU_MODE_NESTED && !shadow) {
             /* Never enter without a guest-physical space: no NPT would be host memory. */
             report_core(t, v, HV_EXIT_INVALID_STATE, HV_VCPU_INVALID_NO_MEMORY);
             sched_exit_to_user();
         }
+        /* Shadow mode: the guest runs on the vTLB's tables; pending flushes happen here. */
+        if (shadow)
+            vcpu_shadow_before_entry(v, me_bit);
         if (!(v->tlb_clean_cpus & me_bit)) {
             vcpu_arch_flush_tlb(&v->arch);
             v->tlb_clean_cpus |= me_bit;
@@ -83,6 +82,9 @@ void vcpu_run_current(void)
         sched_account();
         if (t->state != THREAD_RUNNABLE)
             sched_exit_to_user();   /* stopped meanwhile: the guest redoes the exiting instruction */
+        /* Shadow mode: #PF, CR and INVLPG exits (and EFER) end here, no message. */
+        if (e.reason != HV_EXIT_NONE && shadow && vcpu_shadow_exit(v, &e))
+            e.reason = HV_EXIT_NONE;
         if (e.reason != HV_EXIT_NONE) {
             report(t, v, &e);
             sched_exit_to_user();

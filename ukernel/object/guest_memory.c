@@ -120,6 +120,20 @@ static uint64_t *leaf_of(const struct guest_memory *gm, uint64_t gfn, unsigned *
     return &table[nested_index(gpa, 1)];
 }
 
+bool guest_memory_lookup(const struct guest_memory *gm, uint64_t gfn, uint64_t *hpa,
+                         unsigned *rights)
+{
+    if (gfn >= gm->gfn_limit)
+        return false;
+    const uint64_t *e = leaf_of(gm, gfn, NULL);
+    enum nested_format f = (enum nested_format)gm->format;
+    if (e == NULL || !nested_present(f, *e))
+        return false;
+    *hpa = nested_entry_pa(*e);
+    *rights = nested_leaf_rights(f, *e);
+    return true;
+}
+
 /* Walks to the leaf, adding tables from the pool (decode made sure there are enough). */
 static uint64_t *leaf_alloc(struct guest_memory *gm, uint64_t gfn)
 {

@@ -50,6 +50,10 @@ void guest_memory_frame_deleting(struct cap *frame);
 enum hv_error guest_memory_invoke(const struct cap *root, struct cte *slot, uint64_t label,
                                   const uint64_t *args, unsigned nargs, struct hv_msg *reply_out);
 
+/* The frame mapped at gfn (hpa) and its NESTED_READ/WRITE/EXECUTE rights; false: none. */
+bool guest_memory_lookup(const struct guest_memory *gm, uint64_t gfn, uint64_t *hpa,
+                         unsigned *rights);
+
 /* vCPU bookkeeping (object/vcpu.c): who must flush when a mapping goes. */
 void guest_memory_add_vcpu(struct guest_memory *gm, struct vcpu *v);
 void guest_memory_remove_vcpu(struct guest_memory *gm, struct vcpu *v);

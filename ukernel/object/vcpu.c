@@ -10,6 +10,7 @@
 #include "../kernel/assert.h"
 #include "../kernel/kmem.h"
 #include "../kernel/sched.h"
+#include "../kernel/vcpu_shadow.h"
 #include "../lib/kstring.h"
 #include "cnode.h"
 #include "guest_memory.h"
@@ -136,6 +137,8 @@ void vcpu_guest_memory_cap_deleting(struct cap *gm_cap)
         return;     /* an ordinary GuestMemory cap */
     quiesce(v);
     guest_memory_remove_vcpu(guest_memory_of(gm_cap), v);
+    if (v->mode == HV_VCPU_MODE_SHADOW)
+        vcpu_shadow_stop(v);    /* the VMCB/VMCS gets the guest-visible CRs back */
     vcpu_arch_set_nested_root(&v->arch, 0);
     v->mode = VCPU_MODE_NONE;
     v->tlb_clean_cpus = 0;
@@ -145,8 +148,24 @@ void vcpu_guest_memory_cap_deleting(struct cap *gm_cap)
 void vcpu_guest_mapping_changed(struct vcpu *v)
 {
     v->tlb_clean_cpus = 0;
+    if (v->mode == HV_VCPU_MODE_SHADOW)
+        vcpu_shadow_mapping_changed(v);     /* no reverse map: every spte goes */
     if (v->tcb != NULL)
         sched_evict_remote(v->tcb);     /* a CPU in the guest leaves it, and flushes on re-entry */
+}
+
+void vcpu_state_read(struct vcpu *v, uint64_t mtd, struct hv_vcpu_state *s)
+{
+    vcpu_arch_state_read(&v->arch, mtd, s);
+    if (v->mode == HV_VCPU_MODE_SHADOW)
+        vcpu_shadow_state_read(v, s);
+}
+
+static void state_write(struct vcpu *v, const struct hv_vcpu_state *s)
+{
+    vcpu_arch_state_write(&v->arch, s);
+    if (v->mode == HV_VCPU_MODE_SHADOW)
+        vcpu_shadow_state_written(v, s);
 }
 
 /* --- decode helpers (change nothing) --- */
@@ -215,13 +234,9 @@ static enum hv_error decode_guest_memory(const struct cap *root, const struct vc
         return HV_ERR_INVALID_ARGUMENT;
     if (args[1] == HV_VCPU_MODE_NESTED && !vcpu_arch_nested_paging())
         return HV_ERR_NOT_SUPPORTED;
-    /*
-     * vTLB INTEGRATION POINT: shadow mode needs the guest page-table walker and the
-     * shadow-table manager (ukernel/vtlb/) on the exit path (#PF, CR3 writes, INVLPG)
-     * with tables from shadow_pool_pa. Until they are wired in, it is refused.
-     */
-    if (args[1] == HV_VCPU_MODE_SHADOW)
-        return HV_ERR_NOT_SUPPORTED;
+    /* Shadow mode (kernel/vcpu_shadow.c): per VM, also where nested paging exists. */
+    if (args[1] == HV_VCPU_MODE_SHADOW && (err = vcpu_shadow_check(v)) != HV_OK)
+        return err;
     if (!stopped(v))
         return HV_ERR_BUSY;
     *out = slot;
@@ -239,7 +254,10 @@ static void invoke_guest_memory(struct vcpu *v, struct cte *gm_slot, uint64_t mo
     guest_memory_add_vcpu(gm, v);
     v->mode = (uint8_t)mode;
     v->tlb_clean_cpus = 0;
-    vcpu_arch_set_nested_root(&v->arch, gm->root_pa);
+    if (mode == HV_VCPU_MODE_SHADOW)
+        vcpu_shadow_start(v, gm);
+    else
+        vcpu_arch_set_nested_root(&v->arch, gm->root_pa);
 }
 
 static enum hv_error read_state(struct vcpu *v, const uint64_t *args, unsigned nargs,
@@ -258,7 +276,7 @@ static enum hv_error read_state(struct vcpu *v, const uint64_t *args, unsigned n
     quiesce(v);
     struct hv_vcpu_state s;
     memset(&s, 0, sizeof(s));
-    vcpu_arch_state_read(&v->arch, args[0], &s);
+    vcpu_state_read(v, args[0], &s);
     memcpy(&buf->msg[HV_VCPU_STATE_WORD], &s, sizeof(s));
     reply_out->tag = hv_tag(0, HV_VCPU_STATE_WORD + HV_VCPU_STATE_WORDS, 0);
     return HV_OK;
@@ -320,7 +338,7 @@ enum hv_error vcpu_invoke(const struct cap *root, struct cte *slot, uint64_t lab
         if (!stopped(v))
             return HV_ERR_BUSY;
         quiesce(v);
-        vcpu_arch_state_write(&v->arch, &s);
+        state_write(v, &s);
         return HV_OK;
     }
     case HV_INV_VCPU_SET_EXCEPTION_INTERCEPTS:
@@ -332,7 +350,10 @@ enum hv_error vcpu_invoke(const struct cap *root, struct cte *slot, uint64_t lab
             return HV_ERR_BUSY;
         quiesce(v);
         v->exception_intercepts = (uint32_t)args[0];
-        vcpu_arch_set_exception_intercepts(&v->arch, v->exception_intercepts);
+        vcpu_arch_set_exception_intercepts(
+            &v->arch, v->mode == HV_VCPU_MODE_SHADOW ?
+                          vcpu_shadow_exception_intercepts(v, v->exception_intercepts) :
+                          v->exception_intercepts);
         return HV_OK;
     case HV_INV_VCPU_RECALL:
         if (v->tcb == NULL)
@@ -363,5 +384,5 @@ void vcpu_exit_reply_state(struct tcb *t, const uint64_t *words)
     s.mtd &= HV_MTD_ALL;
     if (!inject_ok(&s))
         s.mtd &= ~(uint64_t)HV_MTD_INJECT;     /* a malformed event is dropped, not half-applied */
-    vcpu_arch_state_write(&v->arch, &s);
+    state_write(v, &s);
 }

@@ -37,7 +37,7 @@ struct vcpu {
     struct tcb *tcb;                    /* the bound thread */
     struct vcpu *gm_next;               /* on guest_memory.vcpus */
     struct cte gmem;                    /* kernel-held GuestMemory cap */
-    uint64_t shadow_pool_pa;            /* shadow-paging pool (vTLB, not yet integrated) */
+    uint64_t shadow_pool_pa;            /* shadow mode: struct vcpu_shadow, then the table pool */
     uint64_t shadow_pool_pages;
     uint32_t exception_intercepts;
     uint32_t transfer[HV_EXIT_REASON_COUNT];   /* HV_MTD_* per exit reason */
@@ -58,6 +58,8 @@ void vcpu_finalize(struct vcpu *v);
 void vcpu_guest_memory_cap_deleting(struct cap *gm_cap);
 /* Its GuestMemory lost or narrowed a mapping: flush before the next entry, now if running. */
 void vcpu_guest_mapping_changed(struct vcpu *v);
+/* The guest state in the groups of `mtd` as the guest sees it (shadow mode: its own CRs). */
+void vcpu_state_read(struct vcpu *v, uint64_t mtd, struct hv_vcpu_state *s);
 /* The bound TCB is being destroyed. */
 void vcpu_unbind_tcb(struct tcb *t);
 

@@ -89,9 +89,14 @@ _Static_assert(VMCB_TR - VMCB_ES == 9 * 16, "ten 16-byte segment slots ES..TR");
 #define SVM_ICPT_STGI (1u << 4)
 #define SVM_ICPT_CLGI (1u << 5)
 #define SVM_ICPT_SKINIT (1u << 6)
-/* VMCB_INTERCEPT_CR: CR3 reads (bit 3) and writes (bit 16 + 3). */
+/* VMCB_INTERCEPT_CR: reads of CRn at bit n, writes at bit 16 + n. */
+#define SVM_ICPT_CR0_READ (1u << 0)
 #define SVM_ICPT_CR3_READ (1u << 3)
+#define SVM_ICPT_CR4_READ (1u << 4)
+#define SVM_ICPT_CR0_WRITE (1u << 16)
 #define SVM_ICPT_CR3_WRITE (1u << 19)
+#define SVM_ICPT_CR4_WRITE (1u << 20)
+_Static_assert(SVM_ICPT_CR3_WRITE == SVM_ICPT_CR3_READ << 16, "write intercepts sit 16 bits up");
 
 /* VMCB_INT_CTL. */
 #define SVM_V_IRQ (1u << 8)
@@ -112,8 +117,13 @@ _Static_assert(VMCB_TR - VMCB_ES == 9 * 16, "ten 16-byte segment slots ES..TR");
 #define SVM_INVALID_INJECT 0x109u   /* an external interrupt the guest cannot take */
 /* VMCB_EXITINTINFO / EVENTINJ valid bit. */
 #define SVM_EVENT_VALID (1ull << 31)
+#define SVM_EVENT_ERROR_VALID (1ull << 11)
+#define SVM_EVENT_TYPE_EXCEPTION (3ull << 8)
 
 /* Exit codes (VMCB_EXITCODE). */
+#define SVM_EXIT_CR_READ_BASE 0x00   /* 0x00-0x0f: read of CRn; 0x10-0x1f: write */
+#define SVM_EXIT_CR_WRITE_BASE 0x10
+#define SVM_EXIT_INVLPG 0x79
 #define SVM_EXIT_EXCP_BASE 0x40
 #define SVM_EXIT_INTR 0x60
 #define SVM_EXIT_NMI 0x61

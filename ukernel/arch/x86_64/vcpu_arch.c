@@ -102,3 +102,34 @@ void vcpu_arch_release(struct vcpu_arch *v)
     kassert(backend);
     backend->release(v);
 }
+
+bool vcpu_arch_shadow_supported(void)
+{
+    return backend && backend->shadow_mode && backend->shadow_load && backend->flush_tlb_gva &&
+           backend->inject_exception && backend->set_shadow_root;
+}
+
+void vcpu_arch_shadow_mode(struct vcpu_arch *v, bool on)
+{
+    kassert(vcpu_arch_shadow_supported());
+    backend->shadow_mode(v, on);
+}
+
+void vcpu_arch_shadow_load(struct vcpu_arch *v, uint64_t cr0, uint64_t cr4, uint64_t efer)
+{
+    kassert(vcpu_arch_shadow_supported());
+    backend->shadow_load(v, cr0, cr4, efer);
+}
+
+void vcpu_arch_flush_tlb_gva(struct vcpu_arch *v, uint64_t gva)
+{
+    kassert(vcpu_arch_shadow_supported());
+    backend->flush_tlb_gva(v, gva);
+}
+
+void vcpu_arch_inject_exception(struct vcpu_arch *v, unsigned vector, bool has_error,
+                                uint32_t error_code, uint64_t cr2)
+{
+    kassert(vcpu_arch_shadow_supported());
+    backend->inject_exception(v, vector, has_error, error_code, cr2);
+}

@@ -70,6 +70,12 @@ struct vcpu_arch_ops {
     void (*set_exception_intercepts)(struct vcpu_arch *v, uint32_t vector_bitmap);
     void (*run)(struct vcpu_arch *v, struct vcpu_exit *exit);
     void (*release)(struct vcpu_arch *v);
+    /* Shadow paging (kernel/vcpu_shadow.c); all NULL: the backend refuses shadow mode. */
+    void (*shadow_mode)(struct vcpu_arch *v, bool on);
+    void (*shadow_load)(struct vcpu_arch *v, uint64_t cr0, uint64_t cr4, uint64_t efer);
+    void (*flush_tlb_gva)(struct vcpu_arch *v, uint64_t gva);
+    void (*inject_exception)(struct vcpu_arch *v, unsigned vector, bool has_error,
+                             uint32_t error_code, uint64_t cr2);
 };
 
 #define VCPU_BACKEND(ops)                                                                  \
@@ -127,5 +133,40 @@ void vcpu_arch_run(struct vcpu_arch *v, struct vcpu_exit *exit);
 
 /* VMX: make the VMCS not current on the CPU holding it (before migration or free). */
 void vcpu_arch_release(struct vcpu_arch *v);
+
+/*
+ * --- Shadow paging (HV_VCPU_MODE_SHADOW; the core's side is kernel/vcpu_shadow.c) ---
+ *
+ * The core keeps the guest-visible CR0, CR3, CR4 and EFER (in struct shadow); the
+ * backend's guest-state area holds what the hardware really runs with. A backend that
+ * offers shadow mode implements all four entries below (vcpu_arch_shadow_supported()
+ * is false otherwise, and SET_GUEST_MEMORY(mode shadow) returns HV_ERR_NOT_SUPPORTED):
+ *
+ *  shadow_mode(on):  nested paging off, and these exits on: guest #PF is NOT set here
+ *       (the core ORs vector 14 into set_exception_intercepts itself); reads and writes
+ *       of CR0, CR3 and CR4 (including CLTS/LMSW), INVLPG, and RDMSR/WRMSR of EFER
+ *       (SVM: every MSR exits already). Exits are normalized as HV_EXIT_CR_ACCESS
+ *       (qualification = CR number | HV_CR_WRITE) and HV_EXIT_INVLPG; the core decodes
+ *       the instruction from guest memory (it uses no decode assists, so a backend
+ *       need not provide them). shadow_mode(off): those intercepts off again (the core
+ *       then rewrites the guest-visible CRs with state_write and sets a nested root).
+ *       VMX: CR0/CR4 guest/host masks covering every bit, read shadows = the guest
+ *       values (so MOV from CR0/CR4 need not exit), CR3-load/store exiting, INVLPG
+ *       exiting, #PF in the exception bitmap with PFEC mask/match 0; EFER through the
+ *       VM-entry "load IA32_EFER" control; and "unrestricted guest" off.
+ *  shadow_load(cr0, cr4, efer): the hardware values the guest runs with (PG, WP, PAE
+ *       and NXE forced, PGE clear; EFER.LME = LMA = the guest's LMA); the backend adds
+ *       its own must-be-one bits (SVM: EFER.SVME). set_shadow_root gives CR3.
+ *  flush_tlb_gva(gva): drop the vCPU's hardware TLB entries for one gva before the next
+ *       entry (SVM: INVLPGA gva, ASID; VMX: INVVPID individual-address).
+ *  inject_exception(vector, has_error, error, cr2): deliver a fault at the next entry
+ *       without touching interrupt-window state; for vector 14 also set the guest CR2.
+ */
+bool vcpu_arch_shadow_supported(void);
+void vcpu_arch_shadow_mode(struct vcpu_arch *v, bool on);
+void vcpu_arch_shadow_load(struct vcpu_arch *v, uint64_t cr0, uint64_t cr4, uint64_t efer);
+void vcpu_arch_flush_tlb_gva(struct vcpu_arch *v, uint64_t gva);
+void vcpu_arch_inject_exception(struct vcpu_arch *v, unsigned vector, bool has_error,
+                                uint32_t error_code, uint64_t cr2);
 
 #endif

@@ -200,17 +200,52 @@ static void svm_set_nested_root(struct vcpu_arch *v, uint64_t root_pa)
 
 /*
  * Shadow paging: the guest runs on the core's shadow tables (no nested paging);
- * its CR3 accesses and INVLPG exit so the vTLB can follow them. The guest's own CR3
- * value is kept by the VCPU object (the vTLB integration point, object/vcpu.c).
+ * the guest-visible CR0/CR3/CR4/EFER live in the core (kernel/vcpu_shadow.c), the
+ * VMCB holds the hardware values. Without decode assists (QEMU has none) the CR
+ * exits carry no operand: the core decodes the instruction itself.
  */
+#define SHADOW_CR_ICPT (SVM_ICPT_CR0_READ | SVM_ICPT_CR3_READ | SVM_ICPT_CR4_READ | \
+                        SVM_ICPT_CR0_WRITE | SVM_ICPT_CR3_WRITE | SVM_ICPT_CR4_WRITE)
+
 static void svm_set_shadow_root(struct vcpu_arch *v, uint64_t shadow_cr3)
 {
-    wr64(v, VMCB_NESTED_CTL, 0);
-    wr64(v, VMCB_N_CR3, 0);
     wr64(v, VMCB_CR3, shadow_cr3);
-    set_bits32(v, VMCB_INTERCEPT_CR, SVM_ICPT_CR3_READ | SVM_ICPT_CR3_WRITE, true);
-    set_bits32(v, VMCB_INTERCEPT_MISC1, SVM_ICPT_INVLPG, true);
+}
+
+static void svm_shadow_mode(struct vcpu_arch *v, bool on)
+{
+    if (on) {
+        wr64(v, VMCB_NESTED_CTL, 0);
+        wr64(v, VMCB_N_CR3, 0);
+    }
+    set_bits32(v, VMCB_INTERCEPT_CR, SHADOW_CR_ICPT, on);
+    set_bits32(v, VMCB_INTERCEPT_MISC1, SVM_ICPT_INVLPG, on);
     *(vmcb(v) + VMCB_TLB_CONTROL) = SVM_TLB_FLUSH_ALL;
+}
+
+static void svm_shadow_load(struct vcpu_arch *v, uint64_t cr0, uint64_t cr4, uint64_t efer)
+{
+    wr64(v, VMCB_CR0, cr0);
+    wr64(v, VMCB_CR4, cr4);
+    wr64(v, VMCB_EFER, efer | EFER_SVME);
+}
+
+/* Runs on the CPU about to enter the guest (host interrupts off). */
+static void svm_flush_tlb_gva(struct vcpu_arch *v, uint64_t gva)
+{
+    uint32_t asid = rd32(v, VMCB_ASID);
+    __asm__ volatile("invlpga %%rax, %%ecx" : : "a"(gva), "c"(asid) : "memory");
+}
+
+static void svm_inject_exception(struct vcpu_arch *v, unsigned vector, bool has_error,
+                                 uint32_t error_code, uint64_t cr2)
+{
+    uint64_t ev = (vector & 0xffu) | SVM_EVENT_TYPE_EXCEPTION | SVM_EVENT_VALID;
+    if (has_error)
+        ev |= SVM_EVENT_ERROR_VALID | ((uint64_t)error_code << 32);
+    wr64(v, VMCB_EVENTINJ, ev);
+    if (vector == 14)
+        wr64(v, VMCB_CR2, cr2);
 }
 
 static void svm_flush_tlb(struct vcpu_arch *v)
@@ -403,6 +438,12 @@ static void normalize(struct vcpu_arch *v, struct vcpu_exit *e)
         e->address = vector == 14 ? info2 : 0;
         return;
     }
+    if (code < SVM_EXIT_CR_WRITE_BASE + 16) {
+        e->reason = HV_EXIT_CR_ACCESS;
+        e->qualification = (code & HV_CR_NUMBER_MASK) |
+                           (code >= SVM_EXIT_CR_WRITE_BASE ? HV_CR_WRITE : 0);
+        return;
+    }
     switch (code) {
     case SVM_EXIT_INTR:
     case SVM_EXIT_NMI:
@@ -440,6 +481,10 @@ static void normalize(struct vcpu_arch *v, struct vcpu_exit *e)
         e->reason = info1 ? HV_EXIT_MSR_WRITE : HV_EXIT_MSR_READ;
         e->qualification = v->gpr[1] & 0xffffffffull;  /* ecx */
         e->instruction_length = 2;      /* 0f 32 / 0f 30 */
+        break;
+    case SVM_EXIT_INVLPG:
+        e->reason = HV_EXIT_INVLPG;
+        e->qualification = 0;
         break;
     case SVM_EXIT_NPF:
         e->reason = HV_EXIT_GPA;
@@ -537,5 +582,9 @@ static const struct vcpu_arch_ops svm_ops = {
     .set_exception_intercepts = svm_set_exception_intercepts,
     .run = svm_run,
     .release = svm_release,
+    .shadow_mode = svm_shadow_mode,
+    .shadow_load = svm_shadow_load,
+    .flush_tlb_gva = svm_flush_tlb_gva,
+    .inject_exception = svm_inject_exception,
 };
 VCPU_BACKEND(svm_ops);

@@ -127,6 +127,8 @@ enum hv_exit_reason {
     HV_EXIT_VMCALL = 12,        /* VMMCALL / VMCALL */
     HV_EXIT_INVALID_STATE = 13, /* entry refused the state: w1 = backend detail */
     HV_EXIT_UNHANDLED = 14,     /* a backend exit with no normalized meaning: w1 = raw exit code */
+    HV_EXIT_CR_ACCESS = 15,     /* shadow mode, an access the core did not decode: w1 = CR | HV_CR_WRITE */
+    HV_EXIT_INVLPG = 16,        /* shadow mode, an INVLPG the core did not decode */
     HV_EXIT_REASON_COUNT
 };
 
@@ -136,6 +138,10 @@ enum hv_exit_reason {
 #define HV_IO_IN (1u << 24)
 #define HV_IO_STRING (1u << 25)
 #define HV_IO_REP (1u << 26)
+
+/* HV_EXIT_CR_ACCESS qualification (w1): the control register number, and the direction. */
+#define HV_CR_NUMBER_MASK 0xfu
+#define HV_CR_WRITE (1u << 4)
 
 /* HV_EXIT_GPA access (w1). */
 #define HV_GPA_READ (1u << 0)
