@@ -25,4 +25,15 @@
 #define GUEST_RECALL_CX 0x7777
 #define GUEST_TSC_OFFSET_SHIFT 50       /* the vmm sets TSC offset 1 << 50: edx >= 1 << 18 */
 
+
+/* guest_paging: a multiboot guest booted bare by QEMU (-kernel) or by the test vmm in the
+ * same 32-bit flat protected-mode state; it reports on COM1 and ends at isa-debug-exit. */
+#define GUEST_PAGING_LOAD 0x100000      /* linked and loaded here */
+#define GUEST_PAGING_ENTRY 0x100010     /* after the multiboot header */
+#define GUEST_PAGING_END 0x180000       /* the vmm backs guest-physical [0, this) */
+#define GUEST_PORT_COM1 0x3f8           /* OUT al: one character of the report */
+#define GUEST_PORT_EXIT 0xf4            /* OUT al: finished (QEMU isa-debug-exit when bare) */
+#define GUEST_EXIT_VALUE 0x10           /* bare QEMU exits with status 33 */
+#define GUEST_PAGING_HOSTILE_GPA 0x3ff00000ull  /* a guest page table outside guest memory */
+
 #endif
