@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/* pagingtest: root task that runs guest_paging in a VM, nested or shadow as its "vmmode" module says. */
+#include "hvu.h"
+#include "hvu_vm.h"
+
+#include "lib/kstring.h"
+#include "../guests/guest_ports.h"
+
+/*
+ * The guest starts as QEMU's multiboot loader would start it (flat 32-bit protected
+ * mode, paging off, EAX = multiboot magic) so the same bytes run bare and here. Its
+ * PASS/FAIL lines become checks; its "TABLE:" line is echoed for the bare-vs-VM
+ * comparison test; its last act (a page table outside guest memory) must end in a
+ * GPA exit at that address, after which the vmm stops only that VM.
+ */
+
+#define PAGE 4096ull
+#define VM_VA 0x0000600000000000ull
+#define GUEST_GFNS (GUEST_PAGING_END / PAGE)
+#define VCPU_BITS 20u           /* 1 MiB: backend pages, shadow state, ~240 shadow tables */
+#define GM_BITS 16u
+#define VCPU_PRIORITY 100u
+#define LINE_MAX 120u
+#define MSR_EFER 0xc0000080u
+#define MB_BOOT_MAGIC 0x2badb002u
+#define CODE32_ATTR 0xc9bu      /* present, code, 32-bit, 4 KiB granular */
+#define DATA32_ATTR 0xc93u
+#define TSS_ATTR 0x8bu
+#define LDT_ATTR 0x82u
+
+static const struct hv_bootinfo *boot;
+static uint64_t fault_ep, reply_obj;
+static unsigned guest_passes, guest_fails;
+static bool guest_summary_seen;
+
+static uint64_t inv(uint64_t cap, uint64_t label, unsigned n, const uint64_t *args)
+{
+    return hvu_invoke(cap, label, n, args, NULL);
+}
+
+static bool starts_with(const char *s, const char *p)
+{
+    while (*p != '\0') {
+        if (*s++ != *p++)
+            return false;
+    }
+    return true;
+}
+
+static void guest_line(const char *line)
+{
+    if (starts_with(line, "PASS: ")) {
+        guest_passes++;
+        hvu_check(true, line + 6, "guest");
+    } else if (starts_with(line, "FAIL: ")) {
+        guest_fails++;
+        hvu_check(false, line + 6, "reported by the guest");
+    } else if (starts_with(line, "SUMMARY: ")) {
+        guest_summary_seen = true;
+        hvu_printf("guest %s\n", line);
+    } else if (starts_with(line, "TABLE: ")) {
+        hvu_printf("%s\n", line);   /* compared with the bare run's line */
+    } else {
+        hvu_printf("guest: %s\n", line);
+    }
+}
+
+static uint64_t make_vm(uint64_t mode, uint64_t *vcpu_out, uint64_t *tcb_out, uint64_t *gm_out)
+{
+    uint64_t err;
+    uint64_t gm = hvu_retype(HV_OBJ_GUEST_MEMORY, GM_BITS, &err);
+    if (gm == 0)
+        return err;
+    for (uint64_t gfn = 0; gfn < GUEST_GFNS; gfn++) {
+        uint64_t f = hvu_retype(HV_OBJ_FRAME, 0, &err);
+        if (f == 0)
+            return err;
+        if ((err = hvu_map_frame_into(HV_ROOT_VSPACE, f, VM_VA + gfn * PAGE, 0)) != HV_OK)
+            return err;
+        memset((void *)(uintptr_t)(VM_VA + gfn * PAGE), 0, PAGE);
+        uint64_t g;
+        if ((err = hvu_copy(f, HV_RIGHTS_ALL, &g)) != HV_OK)
+            return err;
+        if ((err = inv(gm, HV_INV_GUEST_MEMORY_MAP, 3, (uint64_t[]){ g, gfn, HV_GUEST_RIGHTS_ALL })) != HV_OK)
+            return err;
+    }
+    const uint8_t *bytes;
+    uint64_t size;
+    if ((err = hvu_map_module(boot, "guest_paging", &bytes, &size)) != HV_OK)
+        return err;
+    if (GUEST_PAGING_LOAD + size > GUEST_PAGING_END)
+        return HV_ERR_RANGE;
+    memcpy((void *)(uintptr_t)(VM_VA + GUEST_PAGING_LOAD), bytes, size);
+
+    uint64_t vcpu = hvu_retype(HV_OBJ_VCPU, VCPU_BITS, &err);
+    if (vcpu == 0)
+        return err;
+    if ((err = inv(vcpu, HV_INV_VCPU_SET_GUEST_MEMORY, 2, (uint64_t[]){ gm, mode })) != HV_OK)
+        return err;
+    uint64_t tcb = hvu_retype(HV_OBJ_TCB, 0, &err);
+    if (tcb == 0)
+        return err;
+    if ((err = inv(tcb, HV_INV_TCB_CONFIGURE, 5, (uint64_t[]){ fault_ep, HV_ROOT_CNODE, HV_ROOT_VSPACE, 0, 0 })) !=
+        HV_OK)
+        return err;
+    if ((err = inv(tcb, HV_INV_TCB_SET_PRIORITY, 1, (uint64_t[]){ VCPU_PRIORITY })) != HV_OK)
+        return err;
+    if ((err = inv(vcpu, HV_INV_VCPU_BIND_TCB, 1, (uint64_t[]){ tcb })) != HV_OK)
+        return err;
+    /* The multiboot hand-off state. */
+    struct hv_vcpu_state s;
+    if ((err = hvu_vcpu_read(vcpu, HV_MTD_ALL, &s)) != HV_OK)
+        return err;
+    s.mtd = HV_MTD_GPR | HV_MTD_RSP_RIP_RFLAGS | HV_MTD_CR | HV_MTD_SEG | HV_MTD_SYS_SEG;
+    s.rax = MB_BOOT_MAGIC;
+    s.rip = GUEST_PAGING_ENTRY;
+    s.rflags = 2;
+    s.rsp = 0;
+    s.cr0 = 0x11;       /* PE ET */
+    s.cr3 = 0;
+    s.cr4 = 0;
+    s.efer = 0;
+    struct hv_segment code = { 0x08, CODE32_ATTR, 0xffffffffu, 0 };
+    struct hv_segment data = { 0x10, DATA32_ATTR, 0xffffffffu, 0 };
+    s.cs = code;
+    s.ss = s.ds = s.es = s.fs = s.gs = data;
+    s.tr = (struct hv_segment){ 0, TSS_ATTR, 0x67, 0 };
+    s.ldtr = (struct hv_segment){ 0, LDT_ATTR, 0xffff, 0 };
+    if ((err = hvu_vcpu_write(vcpu, &s)) != HV_OK)
+        return err;
+    /* EFER exits (nested mode) need the CRs; nothing else does. */
+    uint64_t msr_mtd = HV_MTD_GPR | HV_MTD_RSP_RIP_RFLAGS | HV_MTD_CR;
+    (void)inv(vcpu, HV_INV_VCPU_SET_TRANSFER, 2, (uint64_t[]){ HV_EXIT_MSR_READ, msr_mtd });
+    (void)inv(vcpu, HV_INV_VCPU_SET_TRANSFER, 2, (uint64_t[]){ HV_EXIT_MSR_WRITE, msr_mtd });
+    *vcpu_out = vcpu;
+    *tcb_out = tcb;
+    *gm_out = gm;
+    return HV_OK;
+}
+
+static void reply(uint64_t label, uint64_t mtd)
+{
+    hvu_exit_state()->mtd = mtd;
+    struct hv_msg m = hvu_resume_msg();
+    if (label == HV_FAULT_STOP)
+        m = (struct hv_msg){ hv_tag(HV_FAULT_STOP, 0, 0), 0, { 0, 0, 0, 0 } };
+    (void)hv_send(reply_obj, &m);
+}
+
+static void cpuid_answer(struct hv_vcpu_state *s)
+{
+    uint32_t a = (uint32_t)s->rax, b, c = (uint32_t)s->rcx, d;
+    __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+    s->rax = a;
+    s->rbx = b;
+    s->rcx = c;
+    s->rdx = d;
+}
+
+static void run(uint64_t mode)
+{
+    uint64_t vcpu = 0, tcb = 0, gm = 0;
+    uint64_t err = make_vm(mode, &vcpu, &tcb, &gm);
+    hvu_check(err == HV_OK, "vmm.paging_vm_created", "err %lu", err);
+    if (err != HV_OK)
+        return;
+    uint64_t sc = hvu_retype(HV_OBJ_SCHED_CONTEXT, 0, &err);
+    (void)inv(sc, HV_INV_SC_CONFIGURE, 3, (uint64_t[]){ 5000, 10000, 0 });
+    (void)inv(sc, HV_INV_SC_BIND, 1, (uint64_t[]){ tcb });
+    err = inv(tcb, HV_INV_TCB_RESUME, 0, NULL);
+    hvu_check(err == HV_OK, "vmm.paging_vm_started", "err %lu", err);
+
+    char line[LINE_MAX];
+    unsigned len = 0, exits = 0;
+    bool finished = false, hostile_gpa = false;
+    struct hv_msg m;
+    while (!finished) {
+        m = (struct hv_msg){ 0, 0, { 0, 0, 0, 0 } };
+        if (hv_recv(fault_ep, reply_obj, &m) != HV_OK || hv_tag_label(m.tag) != HV_FAULT_VM_EXIT) {
+            hvu_check(false, "vmm.paging_exit_message", "label %lu", hv_tag_label(m.tag));
+            return;
+        }
+        exits++;
+        struct hv_vcpu_state *s = hvu_exit_state();
+        uint64_t reason = m.w[0], q = m.w[1];
+        uint64_t mtd = HV_MTD_GPR | HV_MTD_RSP_RIP_RFLAGS;
+        switch (reason) {
+        case HV_EXIT_IO: {
+            uint64_t port = q & HV_IO_PORT_MASK;
+            if (port == GUEST_PORT_COM1 && !(q & HV_IO_IN)) {
+                char c = (char)(s->rax & 0xff);
+                if (c == '\n' || len + 1 == LINE_MAX) {
+                    line[len] = '\0';
+                    guest_line(line);
+                    len = 0;
+                } else {
+                    line[len++] = c;
+                }
+            } else if (port == GUEST_PORT_EXIT && !(q & HV_IO_IN)) {
+                hvu_check(false, "vmm.paging_hostile_table_exit", "the guest finished without a GPA exit");
+                finished = true;
+            } else {
+                hvu_check(false, "vmm.paging_io_port", "qual 0x%lx", q);
+                finished = true;
+            }
+            s->rip += m.w[3];
+            break;
+        }
+        case HV_EXIT_CPUID:
+            cpuid_answer(s);
+            s->rip += 2;
+            break;
+        case HV_EXIT_MSR_READ:
+        case HV_EXIT_MSR_WRITE:
+            /* Shadow mode: the core owns EFER, so no EFER exit may arrive. */
+            if ((s->rcx & 0xffffffffu) != MSR_EFER || mode == HV_VCPU_MODE_SHADOW) {
+                hvu_check(false, "vmm.paging_msr_exit", "msr 0x%lx mode %lu", s->rcx, mode);
+                finished = true;
+                break;
+            }
+            if (reason == HV_EXIT_MSR_READ) {
+                s->rax = s->efer & 0xffffffffu;
+                s->rdx = s->efer >> 32;
+            } else {
+                s->efer = ((s->rdx << 32) | (s->rax & 0xffffffffu)) | (s->efer & (1u << 10));
+                mtd |= HV_MTD_CR;
+            }
+            s->rip += 2;
+            break;
+        case HV_EXIT_GPA:
+            /* The hostile table: only this VM stops. */
+            hostile_gpa = (m.w[2] & ~(PAGE - 1)) == GUEST_PAGING_HOSTILE_GPA;
+            hvu_check(hostile_gpa, "vmm.paging_hostile_table_gpa_exit", "gpa 0x%lx access 0x%lx", m.w[2], q);
+            finished = true;
+            break;
+        default:
+            hvu_check(false, "vmm.paging_expected_exit", "reason %lu qual 0x%lx addr 0x%lx", reason, q, m.w[2]);
+            finished = true;
+            break;
+        }
+        reply(finished ? HV_FAULT_STOP : HV_VCPU_REPLY_RESUME, mtd);
+    }
+    hvu_check(guest_summary_seen && guest_fails == 0 && guest_passes >= 10, "vmm.paging_guest_ran",
+              "summary %d passes %u fails %u exits %u", guest_summary_seen, guest_passes, guest_fails, exits);
+    /* The stopped VM can be inspected; the core goes on. */
+    struct hv_vcpu_state st;
+    err = hvu_vcpu_read(vcpu, HV_MTD_CR | HV_MTD_RSP_RIP_RFLAGS, &st);
+    hvu_check(err == HV_OK && (st.efer & (1u << 10)) && (st.cr0 & 0x80000000u), "vmm.paging_vm_stopped_state",
+              "err %lu efer 0x%lx cr0 0x%lx", err, st.efer, st.cr0);
+    if (mode == HV_VCPU_MODE_SHADOW)
+        hvu_check(st.cr3 != 0 && st.cr3 < GUEST_PAGING_END, "vmm.paging_shadow_guest_cr3",
+                  "cr3 0x%lx (the guest's, not the shadow root)", st.cr3);
+}
+
+void user_main(const struct hv_bootinfo *bi);
+
+void user_main(const struct hv_bootinfo *bi)
+{
+    boot = bi;
+    hvu_init(bi);
+    uint64_t err;
+    fault_ep = hvu_retype(HV_OBJ_ENDPOINT, 0, &err);
+    reply_obj = hvu_retype(HV_OBJ_REPLY, 0, &err);
+    const uint8_t *bytes;
+    uint64_t size;
+    uint64_t mode = HV_VCPU_MODE_NESTED;
+    if (hvu_map_module(bi, "vmmode", &bytes, &size) == HV_OK && size >= 6 && memcmp(bytes, "shadow", 6) == 0)
+        mode = HV_VCPU_MODE_SHADOW;
+    hvu_printf("pagingtest: guest_paging in %s mode\n", mode == HV_VCPU_MODE_SHADOW ? "shadow" : "nested");
+    run(mode);
+    hvu_finish();
+}
