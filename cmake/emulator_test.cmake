@@ -11,7 +11,8 @@
 #       [EMULATORS qemu bochs]       # default: both
 #       [LABELS <area labels>...]    # added to the emulator's own label
 #       [CMDLINE <extra args>...]
-#       [TIMEOUT <seconds>] [SMP <n>])
+#       [TIMEOUT <seconds>] [SMP <n>]
+#       [QEMU_CPU <model>])           # default: HV_QEMU_CPU
 #
 # Tests are named <emulator>.<name>; the serial log of each stays in
 # build/test-logs/<emulator>.<name>.log.
@@ -21,7 +22,7 @@ set(HV_QEMU_TIMEOUT 120)
 set(HV_BOCHS_TIMEOUT 300)
 
 function(hv_emulator_test name)
-  cmake_parse_arguments(T "BOOT_DEFAULT;EXPECT_PANIC" "SUITE;EXPECT_LINE;TIMEOUT;SMP;INIT"
+  cmake_parse_arguments(T "BOOT_DEFAULT;EXPECT_PANIC" "SUITE;EXPECT_LINE;TIMEOUT;SMP;INIT;QEMU_CPU"
                         "EMULATORS;LABELS;CMDLINE;MODULES;DATA_MODULES" ${ARGN})
   if(NOT T_EMULATORS)
     set(T_EMULATORS qemu bochs)
@@ -31,6 +32,9 @@ function(hv_emulator_test name)
   endif()
   if(NOT T_SMP)
     set(T_SMP 1)
+  endif()
+  if(NOT T_QEMU_CPU)
+    set(T_QEMU_CPU ${HV_QEMU_CPU})
   endif()
 
   foreach(emu IN LISTS T_EMULATORS)
@@ -80,7 +84,7 @@ function(hv_emulator_test name)
         --cmdline ${cmdline}
         --module ${HV_TEST_MODULE}:testmod ${init_module}
         --mem ${HV_GUEST_MEM_MIB} --smp ${T_SMP}
-        --qemu-cpu ${HV_QEMU_CPU} --bochs-cpu ${HV_BOCHS_CPU}
+        --qemu-cpu ${T_QEMU_CPU} --bochs-cpu ${HV_BOCHS_CPU}
         --timeout ${timeout}
         --log ${CMAKE_BINARY_DIR}/test-logs/${emu}.${name}.log
         ${mode})
