@@ -34,6 +34,11 @@
 enum { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
 
 extern uint64_t recover_rip, last_cr2, last_ec, last_vec, last_value;
+struct tally {
+    unsigned tests, failures;
+    uint32_t sum;
+};
+extern uint64_t tally32;    /* the legacy phase's results (guest_paging32.c) */
 extern char pf_stub[], other_stub[], user_done_stub[];
 int probe_read(uint64_t a);
 int probe_write(uint64_t a);
@@ -354,6 +359,10 @@ static void invlpg_semantics(void)
 
 void paging_main(void)
 {
+    const struct tally *legacy = (const struct tally *)(uintptr_t)tally32;
+    tests += legacy->tests;
+    failures += legacy->failures;
+    record(legacy->sum);
     setup_idt();
     build_tables();
     write_cr3(pa(pml4_a));

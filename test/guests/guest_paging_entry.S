@@ -31,6 +31,15 @@ _start:                                 /* GUEST_PAGING_ENTRY: flat 32-bit, pagi
     mov %ax, %fs
     mov %ax, %gs
     mov $stack_top, %esp
+    /* The legacy phase (32-bit paging, PAE: guest_paging32.c) runs first, paging off around it. */
+    call GUEST_PAGING32_LOAD
+    mov %eax, tally32
+    lgdt gdt_desc
+    ljmp $SEL_CODE32, $2f
+2:  mov $SEL_DATA, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
     /* Boot tables: the first 4 MiB identity, 2 MiB pages, user-accessible. */
     movl $boot_pdpt + 7, boot_pml4
     movl $boot_pd + 7, boot_pdpt
@@ -211,9 +220,15 @@ user_stack_top:
     .balign 16
 tss: .skip 104
 kern_rsp: .quad 0
+    .globl tally32
+tally32: .quad 0                        /* struct tally * of the legacy phase */
     .globl recover_rip, last_cr2, last_ec, last_vec, last_value
 recover_rip: .quad 0
 last_cr2: .quad 0
 last_ec: .quad 0
 last_vec: .quad 0
 last_value: .quad 0
+
+    /* The legacy phase, a -m32 blob linked at GUEST_PAGING32_LOAD. */
+    .section .paging32, "awx"
+    .incbin "guest_paging32.blob"

@@ -30,6 +30,7 @@
  * same 32-bit flat protected-mode state; it reports on COM1 and ends at isa-debug-exit. */
 #define GUEST_PAGING_LOAD 0x100000      /* linked and loaded here */
 #define GUEST_PAGING_ENTRY 0x100010     /* after the multiboot header */
+#define GUEST_PAGING32_LOAD 0x140000    /* the legacy-paging phase (guest_paging32.c) */
 #define GUEST_PAGING_END 0x180000       /* the vmm backs guest-physical [0, this) */
 #define GUEST_PORT_COM1 0x3f8           /* OUT al: one character of the report */
 #define GUEST_PORT_EXIT 0xf4            /* OUT al: finished (QEMU isa-debug-exit when bare) */

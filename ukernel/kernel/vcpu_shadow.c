@@ -310,12 +310,15 @@ struct insn_ctx {
 
 #define INSN_STATE (HV_MTD_GPR | HV_MTD_RSP_RIP_RFLAGS | HV_MTD_SEG)
 
+/* The register a ModRM/REX number names (0 rax, 1 rcx, ... 4 rsp, ... 15 r15). */
+#define GPR(r) offsetof(struct hv_vcpu_state, r)
+static const size_t gpr_offset[16] = { GPR(rax), GPR(rcx), GPR(rdx), GPR(rbx), GPR(rsp), GPR(rbp),
+                                       GPR(rsi), GPR(rdi), GPR(r8),  GPR(r9),  GPR(r10), GPR(r11),
+                                       GPR(r12), GPR(r13), GPR(r14), GPR(r15) };
+
 static uint64_t *gpr_slot(struct hv_vcpu_state *s, unsigned n)
 {
-    uint64_t *const regs[16] = { &s->rax, &s->rcx, &s->rdx, &s->rbx, &s->rsp, &s->rbp,
-                                 &s->rsi, &s->rdi, &s->r8,  &s->r9,  &s->r10, &s->r11,
-                                 &s->r12, &s->r13, &s->r14, &s->r15 };
-    return regs[n & 15u];
+    return (uint64_t *)(void *)((uint8_t *)s + gpr_offset[n & 15u]);
 }
 
 static void load_ctx(struct vcpu *v, const struct vcpu_shadow *sh, struct insn_ctx *c)
