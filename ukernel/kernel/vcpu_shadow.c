@@ -53,8 +53,8 @@ struct vcpu_shadow {
 
 _Static_assert(SHADOW_MEM_R == NESTED_READ && SHADOW_MEM_W == NESTED_WRITE &&
                SHADOW_MEM_X == NESTED_EXECUTE, "GuestMemory rights are the shadow's");
-_Static_assert(SHADOW_MEM_R == HV_GPA_READ && SHADOW_MEM_W == HV_GPA_WRITE &&
-               SHADOW_MEM_X == HV_GPA_EXECUTE, "a GPA exit's access is the shadow's");
+_Static_assert(HV_GPA_READ == 1u && HV_GPA_WRITE == 2u && HV_GPA_EXECUTE == 4u,
+               "a GPA exit's access bits are the shadow's (NESTED_* = 1, 2, 4)");
 
 static struct vcpu_shadow *vsh(const struct vcpu *v)
 {
