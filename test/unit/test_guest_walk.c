@@ -12,37 +12,8 @@
 
 #include "vtlb/guest_walk.h"
 
-/*
- * ---- the architecture, restated (Intel SDM Vol. 3A 4.3-4.8, AMD APM Vol. 2 5.3-5.6) ----
- * Bit positions written out here rather than taken from guest_walk.h, so the
- * expectations do not share the header's mistakes.
- */
-#define P_ (1ull << 0)
-#define RW_ (1ull << 1)
-#define US_ (1ull << 2)
-#define A_ (1ull << 5)
-#define D_ (1ull << 6)
-#define PS_ (1ull << 7)
-#define G_ (1ull << 8)
-#define XD_ (1ull << 63)
-
-#define CR0_PG (1ull << 31)
-#define CR0_WP (1ull << 16)
-#define CR4_PSE (1ull << 4)
-#define CR4_PAE (1ull << 5)
-#define CR4_PGE (1ull << 7)
-#define CR4_SMEP (1ull << 20)
-#define CR4_SMAP (1ull << 21)
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
-#define EFER_NXE (1ull << 11)
-
-/* Figure 4-12: page-fault error code. */
-#define EC_P 1u
-#define EC_W 2u
-#define EC_U 4u
-#define EC_RSVD 8u
-#define EC_ID 16u
+/* The architecture, restated (not taken from guest_walk.h): x86_restated.h. */
+#include "x86_restated.h"
 
 /* ---- simulated guest-physical memory: only table frames exist ---- */
 

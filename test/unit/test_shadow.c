@@ -13,32 +13,8 @@
 
 #include "vtlb/shadow.h"
 
-/* Architectural bits, restated (SDM Vol. 3A 4.5, 4.4) rather than taken from the headers. */
-#define P_ (1ull << 0)
-#define RW_ (1ull << 1)
-#define US_ (1ull << 2)
-#define A_ (1ull << 5)
-#define D_ (1ull << 6)
-#define PS_ (1ull << 7)
-#define G_ (1ull << 8)
-#define XD_ (1ull << 63)
-#define ADDR_ 0x000ffffffffff000ull
-
-#define CR0_PE 1ull
-#define CR0_WP (1ull << 16)
-#define CR0_PG (1ull << 31)
-#define CR4_PSE (1ull << 4)
-#define CR4_PAE (1ull << 5)
-#define CR4_PGE (1ull << 7)
-#define CR4_SMEP (1ull << 20)
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
-#define EFER_NXE (1ull << 11)
-
-#define EC_P 1u
-#define EC_W 2u
-#define EC_U 4u
-#define EC_ID 16u
+/* Architectural bits, restated (not taken from the headers): x86_restated.h. */
+#include "x86_restated.h"
 
 #define R_ SHADOW_MEM_R
 #define W_ SHADOW_MEM_W

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* bench_ipc: root task that counts the instructions of an IPC round trip and of the null system call. */
 #include "hvu.h"
+#include "hvu_bench.h"
 
 #include "lib/kstring.h"
 
@@ -35,13 +36,6 @@
 static uint64_t ep;             /* the server receives here */
 static uint64_t reply_obj;      /* its reply object */
 static uint64_t empty_slot;     /* a slot that stays empty */
-
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
-    return ((uint64_t)hi << 32) | lo;
-}
 
 /* Counter ticks between two rdtsc around a loop of 2n instructions (plus a fixed few). */
 static uint64_t spin_ticks(uint64_t n)
@@ -112,13 +106,13 @@ static inline __attribute__((always_inline)) uint64_t bench_syscall(bool real, u
 static inline __attribute__((always_inline)) uint64_t call_loop(bool real, unsigned n, uint64_t *acc)
 {
     uint64_t sum = 0;
-    uint64_t t0 = rdtsc();
+    uint64_t t0 = hvu_rdtsc();
     for (unsigned i = 0; i < n; i++) {
         struct hv_msg m = { hv_tag(LABEL, 4, 0), 0, { i, i + 1u, i + 2u, i + 3u } };
         uint64_t err = bench_syscall(real, HV_SYS_CALL, ep, &m);
         sum += err + m.w[0] + m.w[3];
     }
-    uint64_t t1 = rdtsc();
+    uint64_t t1 = hvu_rdtsc();
     *acc += sum;
     return t1 - t0;
 }
@@ -126,12 +120,12 @@ static inline __attribute__((always_inline)) uint64_t call_loop(bool real, unsig
 static inline __attribute__((always_inline)) uint64_t yield_loop(bool real, unsigned n, uint64_t *acc)
 {
     uint64_t sum = 0;
-    uint64_t t0 = rdtsc();
+    uint64_t t0 = hvu_rdtsc();
     for (unsigned i = 0; i < n; i++) {
         struct hv_msg m = { 0, 0, { 0, 0, 0, 0 } };
         sum += bench_syscall(real, HV_SYS_YIELD, 0, &m);
     }
-    uint64_t t1 = rdtsc();
+    uint64_t t1 = hvu_rdtsc();
     *acc += sum;
     return t1 - t0;
 }
@@ -140,12 +134,12 @@ static inline __attribute__((always_inline)) uint64_t yield_loop(bool real, unsi
 static inline __attribute__((always_inline)) uint64_t empty_loop(bool real, unsigned n, uint64_t *acc)
 {
     uint64_t sum = 0;
-    uint64_t t0 = rdtsc();
+    uint64_t t0 = hvu_rdtsc();
     for (unsigned i = 0; i < n; i++) {
         struct hv_msg m = { hv_tag(0, 0, 0), 0, { 0, 0, 0, 0 } };
         sum += bench_syscall(real, HV_SYS_CALL, empty_slot, &m);
     }
-    uint64_t t1 = rdtsc();
+    uint64_t t1 = hvu_rdtsc();
     *acc += sum;
     return t1 - t0;
 }
@@ -188,8 +182,7 @@ static void server(uint64_t arg)
 }
 
 struct series {
-    uint64_t min;
-    uint64_t total;
+    struct hvu_series t;
     unsigned above_min;     /* batches that took longer than the smallest (interrupts, idle) */
 };
 
@@ -197,16 +190,14 @@ typedef uint64_t (*batch_fn)(unsigned n, uint64_t *acc);
 
 static struct series run_batches(batch_fn fn, uint64_t *acc)
 {
-    struct series s = { UINT64_MAX, 0, 0 };
+    struct series s = { HVU_SERIES_INIT, 0 };
     uint64_t d[BATCHES];
     for (unsigned b = 0; b < BATCHES; b++) {
         d[b] = fn(PER, acc);
-        s.total += d[b];
-        if (d[b] < s.min)
-            s.min = d[b];
+        hvu_series_add(&s.t, d[b]);
     }
     for (unsigned b = 0; b < BATCHES; b++)
-        s.above_min += d[b] > s.min;
+        s.above_min += d[b] > s.t.min;
     return s;
 }
 
@@ -234,29 +225,19 @@ static void print_fixed2(const char *prefix, uint64_t v, uint64_t d, const char 
 static uint64_t report(const char *name, const char *what, struct series real, struct series overhead,
                        bool icount)
 {
-    bool sane = real.min > overhead.min && real.total > overhead.total;
-    hvu_check(sane, name, "%s: %lu vs overhead %lu", what, real.min, overhead.min);
+    bool sane = real.t.min > overhead.t.min && real.t.total > overhead.t.total;
+    hvu_check(sane, name, "%s: %lu vs overhead %lu", what, real.t.min, overhead.t.min);
     if (!sane)
         return 0;
-    uint64_t diff = real.min - overhead.min;
+    uint64_t diff = real.t.min - overhead.t.min;
     hvu_printf("bench_ipc: %s: batch of %u min %lu, overhead loop min %lu: %lu per operation "
                "(%u of %u batches above the min)\n",
-               what, PER, real.min, overhead.min, (diff + PER / 2u) / PER, real.above_min, BATCHES);
-    print_fixed2("bench_ipc:   mean over all batches: ", real.total - overhead.total, (uint64_t)PER * BATCHES,
+               what, PER, real.t.min, overhead.t.min, (diff + PER / 2u) / PER, real.above_min, BATCHES);
+    print_fixed2("bench_ipc:   mean over all batches: ", real.t.total - overhead.t.total, (uint64_t)PER * BATCHES,
                  "\n");
     if (icount && diff % PER != 0)
         hvu_printf("bench_ipc: note: %lu is not a multiple of %u: operations differ\n", diff, PER);
     return (diff + PER / 2u) / PER;
-}
-
-static bool has_token(const char *cmdline, const char *token)
-{
-    size_t len = strlen(token);
-    for (const char *p = cmdline; *p != '\0'; p++) {
-        if ((p == cmdline || p[-1] == ' ') && strncmp(p, token, len) == 0 && (p[len] == ' ' || p[len] == '\0'))
-            return true;
-    }
-    return false;
 }
 
 /* Checks that the counter is an instruction counter: returns true when it is exactly one. */
@@ -279,7 +260,7 @@ void user_main(const struct hv_bootinfo *bi);
 void user_main(const struct hv_bootinfo *bi)
 {
     hvu_init(bi);
-    bool icount = has_token(bi->cmdline, "bench_icount=1");
+    bool icount = hvu_cmdline_has(bi->cmdline, "bench_icount=1");
     hvu_printf("bench_ipc: %u batches of %u operations; command line \"%s\"\n", BATCHES, PER, bi->cmdline);
 
     bool exact = check_counter();

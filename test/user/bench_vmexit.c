@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* bench_vmexit: root task that counts the instructions of a VM exit served by a user-level handler and back. */
 #include "hvu.h"
+#include "hvu_bench.h"
 #include "hvu_vm.h"
 
 #include "lib/kstring.h"
@@ -23,29 +24,12 @@
 #define BENCH_PORT 0x80u
 #define VCPU_PRIORITY 100u
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
-    return ((uint64_t)hi << 32) | lo;
-}
-
-static bool has_token(const char *cmdline, const char *token)
-{
-    size_t len = strlen(token);
-    for (const char *p = cmdline; *p != '\0'; p++) {
-        if ((p == cmdline || p[-1] == ' ') && strncmp(p, token, len) == 0 && (p[len] == ' ' || p[len] == '\0'))
-            return true;
-    }
-    return false;
-}
-
 void user_main(const struct hv_bootinfo *bi);
 
 void user_main(const struct hv_bootinfo *bi)
 {
     hvu_init(bi);
-    bool icount = has_token(bi->cmdline, "bench_icount=1");
+    bool icount = hvu_cmdline_has(bi->cmdline, "bench_icount=1");
     uint64_t err;
     uint64_t ep = hvu_retype(HV_OBJ_ENDPOINT, 0, &err);
     uint64_t reply = hvu_retype(HV_OBJ_REPLY, 0, &err);
@@ -57,7 +41,7 @@ void user_main(const struct hv_bootinfo *bi)
 
     struct hv_msg m = { 0, 0, { 0, 0, 0, 0 } };
     err = hv_recv(ep, reply, &m);
-    uint64_t best = UINT64_MAX, total = 0;
+    struct hvu_series series = HVU_SERIES_INIT;
     unsigned bad = 0, served = 0;
     uint64_t t0 = 0;
     for (unsigned i = 0; err == HV_OK && i < WARMUP + PER * BATCHES + 1u; i++) {
@@ -65,13 +49,9 @@ void user_main(const struct hv_bootinfo *bi)
             (m.w[1] & HV_IO_PORT_MASK) != BENCH_PORT || m.w[3] != 2)
             bad++;
         if (i >= WARMUP && (i - WARMUP) % PER == 0) {
-            uint64_t t = rdtsc();
-            if (i > WARMUP) {
-                uint64_t d = t - t0;
-                total += d;
-                if (d < best)
-                    best = d;
-            }
+            uint64_t t = hvu_rdtsc();
+            if (i > WARMUP)
+                hvu_series_add(&series, t - t0);
             t0 = t;
         }
         served++;
@@ -83,9 +63,9 @@ void user_main(const struct hv_bootinfo *bi)
     }
     hvu_check(err == HV_OK && bad == 0 && served == WARMUP + PER * BATCHES + 1u, "bench_vmexit.exits",
               "err %lu bad %u served %u", err, bad, served);
-    uint64_t per = (best + PER / 2u) / PER;
+    uint64_t per = (series.min + PER / 2u) / PER;
     hvu_printf("bench_vmexit: %u batches of %u exits: min %lu, mean %lu per round trip%s\n", BATCHES, PER, per,
-               total / ((uint64_t)PER * BATCHES), icount ? "" : " (not -icount: TSC ticks, not instructions)");
+               hvu_series_mean(&series, PER), icount ? "" : " (not -icount: TSC ticks, not instructions)");
     if (icount)
         hvu_printf("BENCH exit_roundtrip_instructions %lu instructions\n", per);
     hvu_finish();

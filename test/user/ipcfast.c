@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* ipcfast: root task checking that the IPC fast path and the general path give the same results. */
 #include "hvu.h"
+#include "hvu_bench.h"
 
 #include "lib/kstring.h"
 
@@ -325,29 +326,20 @@ static void test_other_cpu(const struct hv_bootinfo *bi)
 
 /* ---- the fast path is taken (or not, with fastpath=off) ---- */
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
-    return ((uint64_t)hi << 32) | lo;
-}
-
 /* Smallest time of BATCHES batches of PER round trips of `len` words (5: general path both ways). */
 static uint64_t min_batch(unsigned len)
 {
-    uint64_t best = UINT64_MAX;
+    struct hvu_series s = HVU_SERIES_INIT;
     hvu_ipc()->msg[4] = 0;
     for (unsigned b = 0; b < BATCHES; b++) {
-        uint64_t t0 = rdtsc();
+        uint64_t t0 = hvu_rdtsc();
         for (unsigned i = 0; i < PER; i++) {
             struct hv_msg m = { hv_tag(OP_ECHO, len, 0), 0, { i, 0, 0, 0 } };
             (void)hv_call(plain_cap, &m);
         }
-        uint64_t d = rdtsc() - t0;
-        if (d < best)
-            best = d;
+        hvu_series_add(&s, hvu_rdtsc() - t0);
     }
-    return best;
+    return s.min;
 }
 
 /*
@@ -364,22 +356,12 @@ static void report_fast_path_timing(bool enabled)
                enabled ? "on" : "off", PER, fast, general, general ? fast * 100u / general : 0);
 }
 
-static bool has_token(const char *cmdline, const char *token)
-{
-    size_t len = strlen(token);
-    for (const char *p = cmdline; *p != '\0'; p++) {
-        if ((p == cmdline || p[-1] == ' ') && strncmp(p, token, len) == 0 && (p[len] == ' ' || p[len] == '\0'))
-            return true;
-    }
-    return false;
-}
-
 void user_main(const struct hv_bootinfo *bi);
 
 void user_main(const struct hv_bootinfo *bi)
 {
     hvu_init(bi);
-    bool enabled = !has_token(bi->cmdline, "fastpath=off");
+    bool enabled = !hvu_cmdline_has(bi->cmdline, "fastpath=off");
     hvu_printf("ipcfast: fast path %s, %lu CPUs\n", enabled ? "on" : "off (fastpath=off)", bi->cpu_count);
     struct hvu_thread t = { 0, 0, 0 };
     uint64_t err = start_server(&echo, 'E', SERVER_PRIORITY, &t);
