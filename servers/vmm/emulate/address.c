@@ -5,7 +5,7 @@
 #include "emu_internal.h"
 
 #define PAGE_SIZE 0x1000ull
-#define MAX_PIECES 2          /* an access of at most 16 bytes touches at most two pages */
+#define MAX_PIECES 2          /* an access of at most 32 bytes touches at most two pages */
 
 int emu_raise(struct emu_ctx *ctx, unsigned vector, bool has_ec, uint32_t ec)
 {
@@ -93,7 +93,7 @@ static int translate_all(struct emu_ctx *ctx, uint64_t la, unsigned size, enum e
         if (len > size - off)
             len = size - off;
         if (n == MAX_PIECES)
-            return emu_raise(ctx, EMU_VEC_GP, true, 0);   /* not reached: callers pass <= 16 bytes */
+            return emu_raise(ctx, EMU_VEC_GP, true, 0);   /* not reached: callers pass <= 32 bytes */
         p[n] = (struct piece){ .la = cur, .off = off, .len = len };
         memset(&p[n].x, 0, sizeof(p[n].x));
         int rc = ctx->ops->translate(ctx, cur, acc, user, &p[n].x, &ctx->exc);

@@ -59,7 +59,59 @@ static enum emu_op map_mnemonic(ZydisMnemonic m)
     case ZYDIS_MNEMONIC_LMSW: return OP_LMSW;
     case ZYDIS_MNEMONIC_SMSW: return OP_SMSW;
     case ZYDIS_MNEMONIC_NOP: return OP_NOP;
+    case ZYDIS_MNEMONIC_MUL: return OP_MUL;
+    case ZYDIS_MNEMONIC_IMUL: return OP_IMUL;
+    case ZYDIS_MNEMONIC_DIV: return OP_DIV;
+    case ZYDIS_MNEMONIC_IDIV: return OP_IDIV;
+    case ZYDIS_MNEMONIC_ROL: return OP_ROL;
+    case ZYDIS_MNEMONIC_ROR: return OP_ROR;
+    case ZYDIS_MNEMONIC_RCL: return OP_RCL;
+    case ZYDIS_MNEMONIC_RCR: return OP_RCR;
+    case ZYDIS_MNEMONIC_SHL: return OP_SHL;   /* /6 (the SAL alias) decodes as SHL too */
+    case ZYDIS_MNEMONIC_SHR: return OP_SHR;
+    case ZYDIS_MNEMONIC_SAR: return OP_SAR;
+    case ZYDIS_MNEMONIC_SHLD: return OP_SHLD;
+    case ZYDIS_MNEMONIC_SHRD: return OP_SHRD;
+    case ZYDIS_MNEMONIC_SETO: case ZYDIS_MNEMONIC_SETNO: case ZYDIS_MNEMONIC_SETB:
+    case ZYDIS_MNEMONIC_SETNB: case ZYDIS_MNEMONIC_SETZ: case ZYDIS_MNEMONIC_SETNZ:
+    case ZYDIS_MNEMONIC_SETBE: case ZYDIS_MNEMONIC_SETNBE: case ZYDIS_MNEMONIC_SETS:
+    case ZYDIS_MNEMONIC_SETNS: case ZYDIS_MNEMONIC_SETP: case ZYDIS_MNEMONIC_SETNP:
+    case ZYDIS_MNEMONIC_SETL: case ZYDIS_MNEMONIC_SETNL: case ZYDIS_MNEMONIC_SETLE:
+    case ZYDIS_MNEMONIC_SETNLE: return OP_SETCC;
+    case ZYDIS_MNEMONIC_CMOVO: case ZYDIS_MNEMONIC_CMOVNO: case ZYDIS_MNEMONIC_CMOVB:
+    case ZYDIS_MNEMONIC_CMOVNB: case ZYDIS_MNEMONIC_CMOVZ: case ZYDIS_MNEMONIC_CMOVNZ:
+    case ZYDIS_MNEMONIC_CMOVBE: case ZYDIS_MNEMONIC_CMOVNBE: case ZYDIS_MNEMONIC_CMOVS:
+    case ZYDIS_MNEMONIC_CMOVNS: case ZYDIS_MNEMONIC_CMOVP: case ZYDIS_MNEMONIC_CMOVNP:
+    case ZYDIS_MNEMONIC_CMOVL: case ZYDIS_MNEMONIC_CMOVNL: case ZYDIS_MNEMONIC_CMOVLE:
+    case ZYDIS_MNEMONIC_CMOVNLE: return OP_CMOVCC;
+    case ZYDIS_MNEMONIC_MOVBE: return OP_MOVBE;
+    case ZYDIS_MNEMONIC_MOVNTI: return OP_MOV;   /* a store; the hint changes nothing here */
+    case ZYDIS_MNEMONIC_CALL: return OP_CALL;
+    case ZYDIS_MNEMONIC_RET: return OP_RET;
+    case ZYDIS_MNEMONIC_IRET: case ZYDIS_MNEMONIC_IRETD: case ZYDIS_MNEMONIC_IRETQ: return OP_IRET;
+    case ZYDIS_MNEMONIC_MOVD: case ZYDIS_MNEMONIC_MOVQ: case ZYDIS_MNEMONIC_MOVDQU:
+    case ZYDIS_MNEMONIC_MOVUPS: case ZYDIS_MNEMONIC_MOVUPD: case ZYDIS_MNEMONIC_MOVDQA:
+    case ZYDIS_MNEMONIC_MOVAPS: case ZYDIS_MNEMONIC_MOVAPD: case ZYDIS_MNEMONIC_MOVNTDQ:
+    case ZYDIS_MNEMONIC_MOVNTPS: case ZYDIS_MNEMONIC_MOVNTPD:
+    case ZYDIS_MNEMONIC_VMOVD: case ZYDIS_MNEMONIC_VMOVQ: case ZYDIS_MNEMONIC_VMOVDQU:
+    case ZYDIS_MNEMONIC_VMOVUPS: case ZYDIS_MNEMONIC_VMOVUPD: case ZYDIS_MNEMONIC_VMOVDQA:
+    case ZYDIS_MNEMONIC_VMOVAPS: case ZYDIS_MNEMONIC_VMOVAPD: case ZYDIS_MNEMONIC_VMOVNTDQ:
+    case ZYDIS_MNEMONIC_VMOVNTPS: case ZYDIS_MNEMONIC_VMOVNTPD: return OP_VMOV;
     default: return OP_INVALID;
+    }
+}
+
+/* The vector moves that fault on a misaligned memory operand. */
+static bool vmov_aligned(ZydisMnemonic m)
+{
+    switch (m) {
+    case ZYDIS_MNEMONIC_MOVDQA: case ZYDIS_MNEMONIC_MOVAPS: case ZYDIS_MNEMONIC_MOVAPD:
+    case ZYDIS_MNEMONIC_MOVNTDQ: case ZYDIS_MNEMONIC_MOVNTPS: case ZYDIS_MNEMONIC_MOVNTPD:
+    case ZYDIS_MNEMONIC_VMOVDQA: case ZYDIS_MNEMONIC_VMOVAPS: case ZYDIS_MNEMONIC_VMOVAPD:
+    case ZYDIS_MNEMONIC_VMOVNTDQ: case ZYDIS_MNEMONIC_VMOVNTPS: case ZYDIS_MNEMONIC_VMOVNTPD:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -108,6 +160,12 @@ static bool map_operand(const ZydisDecodedOperand *z, struct emu_opnd *o)
         } else if (map_sreg(z->reg.value, &s)) {
             o->kind = OPND_SREG;
             o->reg = (unsigned)s;
+        } else if (z->reg.value >= ZYDIS_REGISTER_XMM0 && z->reg.value <= ZYDIS_REGISTER_XMM15) {
+            o->kind = OPND_VEC;
+            o->reg = (unsigned)(z->reg.value - ZYDIS_REGISTER_XMM0);
+        } else if (z->reg.value >= ZYDIS_REGISTER_YMM0 && z->reg.value <= ZYDIS_REGISTER_YMM15) {
+            o->kind = OPND_VEC;
+            o->reg = (unsigned)(z->reg.value - ZYDIS_REGISTER_YMM0);
         } else if (z->reg.value >= ZYDIS_REGISTER_CR0 && z->reg.value <= ZYDIS_REGISTER_CR15) {
             o->kind = OPND_CR;
             o->reg = (unsigned)(z->reg.value - ZYDIS_REGISTER_CR0);
@@ -246,7 +304,9 @@ int emu_fetch_decode(struct emu_ctx *ctx, enum emu_mode mode, struct emu_insn *i
     insn->rep = (zi.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE)) != 0;
     insn->repne = (zi.attributes & ZYDIS_ATTRIB_HAS_REPNE) != 0;
     insn->seg = override_of(zi.attributes, &insn->seg_override);
-    if (zi.encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY)
+    /* VEX only for the vector moves; EVEX, XOP, 3DNow!, MVEX never. */
+    insn->vex = zi.encoding == ZYDIS_INSTRUCTION_ENCODING_VEX;
+    if (zi.encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY && !(insn->vex && insn->op == OP_VMOV))
         insn->op = OP_INVALID;
     if (insn->op == OP_INVALID)
         return emu_raise(ctx, EMU_VEC_UD, false, 0);
@@ -271,8 +331,14 @@ int emu_fetch_decode(struct emu_ctx *ctx, enum emu_mode mode, struct emu_insn *i
         insn->nopnd = i + 1;
     }
     if (insn->nopnd > 0 && insn->o[0].size && insn->op != OP_PUSH && insn->op != OP_POP &&
-        insn->op != OP_JMP_FAR && insn->op != OP_LGDT && insn->op != OP_LIDT)
+        insn->op != OP_JMP_FAR && insn->op != OP_LGDT && insn->op != OP_LIDT &&
+        insn->op != OP_CALL && insn->op != OP_RET && insn->op != OP_IRET)
         insn->opsize = insn->o[0].size;
+    insn->cc = zi.opcode & 0xf;
+    insn->vmov = vmov_aligned(zi.mnemonic) ? VMOV_ALIGNED : VMOV_PLAIN;
+    /* Far calls and returns (call gates, privilege changes): not emulated. */
+    if ((insn->op == OP_CALL || insn->op == OP_RET) && zi.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)
+        return emu_raise(ctx, EMU_VEC_UD, false, 0);
     /* Classify the mov forms the system code handles. */
     if (insn->op == OP_MOV) {
         if (insn->o[0].kind == OPND_CR || insn->o[1].kind == OPND_CR)

@@ -19,14 +19,26 @@ enum emu_op {
     OP_MOV_CR, OP_LGDT, OP_LIDT, OP_JMP_FAR, OP_MOV_SREG,
     OP_CLTS, OP_LMSW, OP_SMSW,
     OP_NOP,
+    /* appended: keep OP_MOVS..OP_OUTS contiguous (exec.c's rollback rule) */
+    OP_MUL, OP_IMUL, OP_DIV, OP_IDIV,
+    OP_ROL, OP_ROR, OP_RCL, OP_RCR, OP_SHL, OP_SHR, OP_SAR, OP_SHLD, OP_SHRD,
+    OP_SETCC, OP_CMOVCC, OP_MOVBE,
+    OP_CALL, OP_RET, OP_IRET,
+    OP_VMOV,
 };
 
-enum emu_opnd_kind { OPND_NONE, OPND_REG, OPND_MEM, OPND_IMM, OPND_SREG, OPND_CR, OPND_PTR };
+/* What a vector move does (OP_VMOV): its data size comes from the operands. */
+enum emu_vmov {
+    VMOV_PLAIN,      /* movd/movq/movdqu/movups/movupd and their VEX forms */
+    VMOV_ALIGNED,    /* movdqa/movaps/movapd/movntdq/movntps/movntpd: #GP(0) unless aligned */
+};
+
+enum emu_opnd_kind { OPND_NONE, OPND_REG, OPND_MEM, OPND_IMM, OPND_SREG, OPND_CR, OPND_PTR, OPND_VEC };
 
 struct emu_opnd {
     enum emu_opnd_kind kind;
     unsigned size;            /* bytes */
-    /* OPND_REG: gpr number; high8 for AH/CH/DH/BH. OPND_SREG/OPND_CR: register number. */
+    /* OPND_REG: gpr number; high8 for AH/CH/DH/BH. OPND_SREG/OPND_CR/OPND_VEC: register number. */
     unsigned reg;
     bool high8;
     /* OPND_MEM */
@@ -53,6 +65,9 @@ struct emu_insn {
     enum emu_sreg seg;        /* the string source's segment (DS or an override) */
     unsigned nopnd;
     struct emu_opnd o[3];
+    unsigned cc;              /* setcc/cmovcc: the condition (opcode's low nibble) */
+    bool vex;                 /* VEX-encoded (the vector moves only) */
+    enum emu_vmov vmov;
 };
 
 /* One memory operand resolved to its segment and effective address. */
@@ -105,11 +120,38 @@ uint64_t emu_size_mask(unsigned size);
  * the arithmetic flags in *rflags as the CPU does (undefined ones: see alu.c). */
 uint64_t emu_alu(enum emu_op op, unsigned size, uint64_t a, uint64_t b, uint64_t *rflags);
 
+/* --- muldiv.c: mul/imul/div/idiv --- */
+int emu_exec_muldiv(struct emu_ctx *ctx, const struct emu_insn *insn);
+
+/* --- shift.c: shifts and rotates --- */
+int emu_exec_shift(struct emu_ctx *ctx, const struct emu_insn *insn);
+
+/* --- cond.c: condition codes, setcc, cmovcc --- */
+bool emu_cond(uint64_t rflags, unsigned cc);
+int emu_exec_setcc(struct emu_ctx *ctx, const struct emu_insn *insn);
+int emu_exec_cmovcc(struct emu_ctx *ctx, const struct emu_insn *insn);
+
+/* --- branch.c: near call/ret (RIP set by them) --- */
+int emu_exec_call(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_mode mode);
+int emu_exec_ret(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_mode mode);
+int emu_check_target(struct emu_ctx *ctx, enum emu_mode mode, uint64_t rip);
+
+/* --- iret.c --- */
+int emu_exec_iret(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_mode mode);
+
+/* --- vector.c: the SSE/AVX moves --- */
+int emu_exec_vmov(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_mode mode);
+
 /* --- string.c --- */
 int emu_string(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_mode mode, bool *finished);
 
 /* --- system.c: control registers, descriptor tables, segment loads, far jumps --- */
 int emu_system(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_mode mode);
 int emu_port_allowed(struct emu_ctx *ctx, enum emu_mode mode, uint16_t port, unsigned width);
+/* Descriptors (for iret.c): read the one a non-null selector names, the segment it
+ * describes, and setting its accessed bit. */
+int emu_read_desc(struct emu_ctx *ctx, uint16_t sel, uint64_t *desc, uint64_t *at);
+struct emu_seg emu_seg_from_desc(uint16_t sel, uint64_t d);
+int emu_mark_accessed(struct emu_ctx *ctx, uint64_t *desc, uint64_t at);
 
 #endif

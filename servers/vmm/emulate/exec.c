@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* exec: emulate_one() — fetch and decode, dispatch, and the moves, stack and port instructions. */
+#include <string.h>
+
 #include "emu_internal.h"
 
 static int exec_movx(struct emu_ctx *ctx, const struct emu_insn *insn)
@@ -15,6 +17,20 @@ static int exec_movx(struct emu_ctx *ctx, const struct emu_insn *insn)
     }
     emu_set_reg(ctx, insn->o[0].reg, insn->o[0].high8, insn->opsize, v & emu_size_mask(insn->opsize));
     return EMU_OK;
+}
+
+/* movbe: a load or a store with the bytes reversed (memory operand only). */
+static int exec_movbe(struct emu_ctx *ctx, const struct emu_insn *insn)
+{
+    unsigned size = insn->opsize;
+    uint64_t v = 0;
+    int rc;
+    if ((insn->o[0].kind == OPND_MEM) == (insn->o[1].kind == OPND_MEM) || size < 2)
+        return emu_raise(ctx, EMU_VEC_UD, false, 0);
+    if ((rc = emu_read_opnd(ctx, insn, &insn->o[1], size, &v)) != EMU_OK)
+        return rc;
+    v = __builtin_bswap64(v) >> (64 - size * 8);
+    return emu_write_opnd(ctx, insn, &insn->o[0], size, v);
 }
 
 static uint64_t sp_mask(unsigned stacksize)
@@ -135,6 +151,28 @@ static int execute(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_mo
     }
     case OP_NOP:
         return EMU_OK;
+    case OP_MUL: case OP_IMUL: case OP_DIV: case OP_IDIV:
+        return emu_exec_muldiv(ctx, insn);
+    case OP_ROL: case OP_ROR: case OP_RCL: case OP_RCR: case OP_SHL: case OP_SHR: case OP_SAR:
+    case OP_SHLD: case OP_SHRD:
+        return emu_exec_shift(ctx, insn);
+    case OP_SETCC:
+        return emu_exec_setcc(ctx, insn);
+    case OP_CMOVCC:
+        return emu_exec_cmovcc(ctx, insn);
+    case OP_MOVBE:
+        return exec_movbe(ctx, insn);
+    case OP_CALL:
+        *advance = false;
+        return emu_exec_call(ctx, insn, mode);
+    case OP_RET:
+        *advance = false;
+        return emu_exec_ret(ctx, insn, mode);
+    case OP_IRET:
+        *advance = false;
+        return emu_exec_iret(ctx, insn, mode);
+    case OP_VMOV:
+        return emu_exec_vmov(ctx, insn, mode);
     case OP_MOV_CR: case OP_LGDT: case OP_LIDT: case OP_JMP_FAR: case OP_MOV_SREG:
     case OP_CLTS: case OP_LMSW: case OP_SMSW:
         return emu_system(ctx, insn, mode);
@@ -161,8 +199,16 @@ int emulate_one(struct emu_ctx *ctx)
     if (rc != EMU_OK) {
         /* Faulting instructions change nothing, except the completed iterations of a string
          * instruction, which the CPU keeps too. */
-        if (insn.op < OP_MOVS || insn.op > OP_OUTS)
+        if (insn.op < OP_MOVS || insn.op > OP_OUTS) {
+            /* vector state the vmm loaded meanwhile stays (unchanged: a vector register is
+             * only written as an instruction's last step) */
+            if (ctx->regs.vec_valid && !saved.vec_valid) {
+                saved.vec_valid = true;
+                saved.xcr0 = ctx->regs.xcr0;
+                memcpy(saved.vec, ctx->regs.vec, sizeof(saved.vec));
+            }
             ctx->regs = saved;
+        }
         return rc;
     }
     if (advance && insn.op != OP_JMP_FAR) {

@@ -141,7 +141,7 @@ static int load_dtr(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_m
 }
 
 /* Reads the descriptor a non-null selector names (#GP(selector) if outside its table). */
-static int read_desc(struct emu_ctx *ctx, uint16_t sel, uint64_t *desc, uint64_t *at)
+int emu_read_desc(struct emu_ctx *ctx, uint16_t sel, uint64_t *desc, uint64_t *at)
 {
     const struct emu_regs *r = &ctx->regs;
     uint64_t base = r->gdtr.base, limit = r->gdtr.limit;
@@ -167,7 +167,7 @@ static int read_desc(struct emu_ctx *ctx, uint16_t sel, uint64_t *desc, uint64_t
 }
 
 /* Sets the accessed bit as the CPU does when it loads a descriptor. */
-static int mark_accessed(struct emu_ctx *ctx, uint64_t *desc, uint64_t at)
+int emu_mark_accessed(struct emu_ctx *ctx, uint64_t *desc, uint64_t at)
 {
     if (*desc & DESC_ACCESSED)
         return EMU_OK;
@@ -176,7 +176,7 @@ static int mark_accessed(struct emu_ctx *ctx, uint64_t *desc, uint64_t at)
     return emu_write_la(ctx, at + 5, &b, 1, false);
 }
 
-static struct emu_seg seg_from_desc(uint16_t sel, uint64_t d)
+struct emu_seg emu_seg_from_desc(uint16_t sel, uint64_t d)
 {
     uint32_t attr = DESC_ATTR(d), limit = DESC_LIMIT(d);
     if (attr & EMU_SEG_G)
@@ -201,7 +201,7 @@ static int load_sreg(struct emu_ctx *ctx, enum emu_sreg s, uint16_t sel, enum em
         r->seg[s] = (struct emu_seg){ .sel = sel, .attr = EMU_SEG_UNUSABLE };
         return EMU_OK;
     }
-    if ((rc = read_desc(ctx, sel, &d, &at)) != EMU_OK)
+    if ((rc = emu_read_desc(ctx, sel, &d, &at)) != EMU_OK)
         return rc;
     uint32_t attr = DESC_ATTR(d);
     unsigned dpl = (attr & EMU_SEG_DPL_MASK) >> EMU_SEG_DPL_SHIFT;
@@ -222,9 +222,9 @@ static int load_sreg(struct emu_ctx *ctx, enum emu_sreg s, uint16_t sel, enum em
         if (!(attr & EMU_SEG_P))
             return emu_raise(ctx, EMU_VEC_NP, true, sel & 0xfffc);
     }
-    if ((rc = mark_accessed(ctx, &d, at)) != EMU_OK)
+    if ((rc = emu_mark_accessed(ctx, &d, at)) != EMU_OK)
         return rc;
-    r->seg[s] = seg_from_desc(sel, d);
+    r->seg[s] = emu_seg_from_desc(sel, d);
     return EMU_OK;
 }
 
@@ -286,7 +286,7 @@ static int jmp_far(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_mo
     }
     if ((sel & 0xfffc) == 0)
         return gp0(ctx);
-    if ((rc = read_desc(ctx, sel, &d, &at)) != EMU_OK)
+    if ((rc = emu_read_desc(ctx, sel, &d, &at)) != EMU_OK)
         return rc;
     uint32_t attr = DESC_ATTR(d);
     unsigned dpl = (attr & EMU_SEG_DPL_MASK) >> EMU_SEG_DPL_SHIFT, rpl = sel & 3;
@@ -303,13 +303,13 @@ static int jmp_far(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_mo
     bool lma = r->efer & EMU_EFER_LMA;
     if (lma && (attr & EMU_SEG_L) && (attr & EMU_SEG_DB))
         return emu_raise(ctx, EMU_VEC_GP, true, sel & 0xfffc);
-    struct emu_seg cs = seg_from_desc((uint16_t)((sel & ~3u) | r->cpl), d);
+    struct emu_seg cs = emu_seg_from_desc((uint16_t)((sel & ~3u) | r->cpl), d);
     bool to64 = lma && (attr & EMU_SEG_L);
     if (!to64 && off > cs.limit)
         return gp0(ctx);
     if (to64 && (uint64_t)((int64_t)(off << 16) >> 16) != off)
         return gp0(ctx);
-    if ((rc = mark_accessed(ctx, &d, at)) != EMU_OK)
+    if ((rc = emu_mark_accessed(ctx, &d, at)) != EMU_OK)
         return rc;
     cs.attr |= (uint32_t)(DESC_ACCESSED >> 40);
     r->seg[EMU_CS] = cs;

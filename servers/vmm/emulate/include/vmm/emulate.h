@@ -72,15 +72,32 @@ struct emu_dtr {
 #define EMU_FL_OF   (1ull << 11)
 #define EMU_FL_IOPL_SHIFT 12
 #define EMU_FL_IOPL (3ull << 12)
+#define EMU_FL_NT   (1ull << 14)
+#define EMU_FL_RF   (1ull << 16)
 #define EMU_FL_VM   (1ull << 17)
+#define EMU_FL_AC   (1ull << 18)
+#define EMU_FL_VIF  (1ull << 19)
+#define EMU_FL_VIP  (1ull << 20)
+#define EMU_FL_ID   (1ull << 21)
 #define EMU_FL_ARITH (EMU_FL_CF | EMU_FL_PF | EMU_FL_AF | EMU_FL_ZF | EMU_FL_SF | EMU_FL_OF)
 
 /* Control-register bits that select the mode. */
 #define EMU_CR0_PE  (1ull << 0)
+#define EMU_CR0_EM  (1ull << 2)
+#define EMU_CR0_TS  (1ull << 3)
 #define EMU_CR0_PG  (1ull << 31)
 #define EMU_CR4_PAE (1ull << 5)
+#define EMU_CR4_OSFXSR  (1ull << 9)
+#define EMU_CR4_OSXSAVE (1ull << 18)
+#define EMU_XCR0_SSE (1ull << 1)
+#define EMU_XCR0_AVX (1ull << 2)
 #define EMU_EFER_LME (1ull << 8)
 #define EMU_EFER_LMA (1ull << 10)
+
+/* One vector register: XMMn is b[0..15], the upper half of YMMn b[16..31] (little-endian). */
+struct emu_vec {
+    uint8_t b[32];
+};
 
 /* The guest's architectural state the emulator reads and changes. */
 struct emu_regs {
@@ -92,11 +109,24 @@ struct emu_regs {
     struct emu_dtr gdtr, idtr;
     uint64_t cr0, cr2, cr3, cr4, cr8, efer;
     uint8_t cpl;                     /* current privilege level (SS.DPL on VMX, VMCB.CPL on SVM) */
+    /*
+     * Vector state, only for the SSE/AVX moves (appended; everything above is unchanged).
+     * vec[] and xcr0 mean something only while vec_valid is set. The vmm either fills them
+     * and sets vec_valid before emulate_one(), or leaves vec_valid clear and provides
+     * ctx->load_vec, which the emulator calls once, the first time an instruction needs
+     * them (most exits never do, so the vmm need not fetch the guest's FPU state for every
+     * MMIO access). An instruction that changes a vector register sets vec_dirty: the vmm
+     * then writes vec[] back into the guest's XSAVE state. Without vec_valid and without
+     * load_vec the vector forms are #UD.
+     */
+    bool vec_valid, vec_dirty;
+    uint64_t xcr0;                   /* XCR0: VEX forms need SSE and AVX state enabled */
+    struct emu_vec vec[16];          /* XMM0..15 / YMM0..15 */
 };
 
 /* Exception vectors the emulator raises. */
 enum emu_vector {
-    EMU_VEC_DE = 0, EMU_VEC_UD = 6, EMU_VEC_TS = 10, EMU_VEC_NP = 11, EMU_VEC_SS = 12,
+    EMU_VEC_DE = 0, EMU_VEC_UD = 6, EMU_VEC_NM = 7, EMU_VEC_TS = 10, EMU_VEC_NP = 11, EMU_VEC_SS = 12,
     EMU_VEC_GP = 13, EMU_VEC_PF = 14,
     EMU_VEC_AC = 17
 };
@@ -159,6 +189,10 @@ struct emu_ctx {
     struct emu_exception exc;     /* set when emulate_one() returns EMU_EXCEPTION */
     /* Informational, set by emulate_one(): the instruction's length (0 if fetch failed). */
     uint8_t insn_len;
+    /* Optional (NULL: none), appended here rather than to struct emu_ops so that existing
+     * positional emu_ops initializers stay complete: fill ctx->regs.vec[] and xcr0 with the
+     * guest's XMM/YMM registers and XCR0 and set vec_valid. Returns EMU_OK or EMU_ABORT. */
+    int (*load_vec)(struct emu_ctx *ctx);
 };
 
 /* Execution modes, from CR0.PE, EFER.LMA, RFLAGS.VM and CS.L/CS.D. */
