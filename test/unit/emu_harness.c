@@ -19,14 +19,17 @@ struct harness H;
 uint64_t h_last_target;
 unsigned h_last_addr_regs;
 
-#define DATA_OFF 0x800u
+#define DATA_OFF 0x1000u   /* a page of its own: this host's hypervisor traps (and cannot emulate AVX) stores into a code page */
 #define SLOT_LEN 16u
-/* The data area: in[16], in_flags, out[16], out_flags, saved_rsp. */
+/* The data area: in[16], in_flags, out[16], out_flags, saved_rsp, YMM0..15 in and out. */
 #define D_IN 0u
 #define D_INFL 128u
 #define D_OUT 136u
 #define D_OUTFL 264u
 #define D_SAVED 272u
+#define D_VIN 320u
+#define D_VOUT 832u
+_Static_assert(D_VOUT + 512 <= 0x1000, "the data area fits its page");
 
 static uint64_t rng_state;
 
@@ -46,6 +49,15 @@ unsigned h_below(unsigned n)
 uint64_t h_rand_flags(void)
 {
     return (h_rand() & (EMU_FL_ARITH | EMU_FL_DF)) | EMU_FL_FIXED1;
+}
+
+void h_rand_vec(struct tc *t)
+{
+    for (unsigned r = 0; r < 16; r++)
+        for (unsigned i = 0; i < 32; i += 8) {
+            uint64_t v = h_rand();
+            memcpy(&t->vec[r][i], &v, 8);
+        }
 }
 
 /* --- the code page --- */
@@ -71,6 +83,39 @@ static void eriprel(const uint8_t *pre, unsigned n, const uint8_t *target)
     e32((uint32_t)(int32_t)(target - (emit_p + 4)));
 }
 
+/* vmovdqu ymmR, [rip+target] */
+static void evec_load(unsigned r, const uint8_t *target)
+{
+    uint8_t modrm = (uint8_t)(((r & 7) << 3) | 5);
+    if (r < 8)
+        eriprel((const uint8_t[]){ 0xc5, 0xfe, 0x6f, modrm }, 4, target);
+    else
+        eriprel((const uint8_t[]){ 0xc4, 0x61, 0x7e, 0x6f, modrm }, 5, target);
+}
+
+/* movdqu [rip+target], xmmR — a legacy SSE store: this host's hypervisor now and then
+ * emulates a store (dirty tracking, presumably) and turns VEX ones into #UD. */
+static void exmm_store(unsigned r, const uint8_t *target)
+{
+    uint8_t modrm = (uint8_t)(((r & 7) << 3) | 5);
+    if (r < 8)
+        eriprel((const uint8_t[]){ 0xf3, 0x0f, 0x7f, modrm }, 4, target);
+    else
+        eriprel((const uint8_t[]){ 0xf3, 0x44, 0x0f, 0x7f, modrm }, 5, target);
+}
+
+/* YMM0..15 to target: the low halves, then each upper half through vextractf128 xmmR, ymmR, 1. */
+static void evec_store_all(uint8_t *target)
+{
+    for (unsigned r = 0; r < 16; r++)
+        exmm_store(r, target + r * 32);
+    for (unsigned r = 0; r < 16; r++) {
+        uint8_t rb = r < 8 ? 0xe3 : 0x43;   /* R, X, B inverted (X unused), map 0F3A */
+        e8(0xc4); e8(rb); e8(0x7d); e8(0x19); e8((uint8_t)(0xc0 | ((r & 7) << 3) | (r & 7))); e8(1);
+        exmm_store(r, target + r * 32 + 16);
+    }
+}
+
 static void build_runner(void)
 {
     uint8_t *d = H.code + DATA_OFF;
@@ -79,6 +124,8 @@ static void build_runner(void)
     eriprel((const uint8_t[]){ 0x48, 0x89, 0x25 }, 3, d + D_SAVED);          /* mov [saved], rsp */
     eriprel((const uint8_t[]){ 0xff, 0x35 }, 2, d + D_INFL);                 /* push [in_flags] */
     e8(0x9d);                                                                /* popfq */
+    for (unsigned r = 0; r < 16; r++)
+        evec_load(r, d + D_VIN + (size_t)r * 32);
     for (unsigned r = 0; r < 16; r++) {                                      /* mov r, [in+r] */
         eriprel((const uint8_t[]){ (uint8_t)(0x48 | (r >= 8 ? 4 : 0)), 0x8b,
                                    (uint8_t)(((r & 7) << 3) | 5) }, 3, d + D_IN + (size_t)r * 8);
@@ -90,12 +137,18 @@ static void build_runner(void)
         eriprel((const uint8_t[]){ (uint8_t)(0x48 | (r >= 8 ? 4 : 0)), 0x89,
                                    (uint8_t)(((r & 7) << 3) | 5) }, 3, d + D_OUT + (size_t)r * 8);
     }
+    evec_store_all(d + D_VOUT);
+    e8(0xc5); e8(0xf8); e8(0x77);                                            /* vzeroupper */
     eriprel((const uint8_t[]){ 0x48, 0x8b, 0x25 }, 3, d + D_SAVED);          /* mov rsp, [saved] */
     e8(0x9c);                                                                /* pushfq */
     eriprel((const uint8_t[]){ 0x8f, 0x05 }, 2, d + D_OUTFL);                /* pop [out_flags] */
     e8(0xfc);                                                                /* cld: the C ABI wants DF = 0 */
     e8(0x41); e8(0x5f); e8(0x41); e8(0x5e); e8(0x41); e8(0x5d); e8(0x41); e8(0x5c); e8(0x5d); e8(0x5b);
     e8(0xc3);
+    if (emit_p > H.code + DATA_OFF) {
+        printf("emu_harness: the runner overlaps its data (%zu bytes)\n", (size_t)(emit_p - H.code));
+        exit(1);
+    }
 }
 
 void h_init(uint64_t seed)
@@ -104,12 +157,17 @@ void h_init(uint64_t seed)
     rng_state = seed ? seed : 1;
     printf("emulate tests: seed 0x%016" PRIx64 " (set EMU_SEED to reproduce)\n", seed);
     if (!H.code) {
-        H.code = mmap(NULL, 0x1000, PROT_READ | PROT_WRITE | PROT_EXEC,
+        H.code = mmap(NULL, 0x2000, PROT_READ | PROT_WRITE | PROT_EXEC,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
         H.nat = mmap(NULL, H_BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
         H.emu = malloc(H_BUF_SIZE);
-        if (H.code == MAP_FAILED || H.nat == MAP_FAILED || !H.emu) {
+        if (H.code == MAP_FAILED || H.nat == MAP_FAILED || !H.emu ||
+            mprotect(H.code + DATA_OFF, 0x1000, PROT_READ | PROT_WRITE) != 0) {
             perror("emu_harness: mmap");
+            exit(1);
+        }
+        if (!__builtin_cpu_supports("avx") || !__builtin_cpu_supports("movbe")) {
+            printf("emu_harness: this host has no AVX or MOVBE: the native comparisons need both\n");
             exit(1);
         }
         build_runner();
@@ -122,6 +180,8 @@ void h_init(uint64_t seed)
     }
     for (unsigned i = 0; i < H_BUF_SIZE; i++)
         H.nat[i] = (uint8_t)h_rand();
+    static const uint64_t gdt[8] = { [5] = 0x00cff3000000ffffull, [6] = 0x00affb000000ffffull };
+    memcpy(H.nat + H_GDT_OFF, gdt, sizeof(gdt));
     memcpy(H.emu, H.nat, H_BUF_SIZE);
 }
 
@@ -216,9 +276,14 @@ void h_ctx64(struct emu_ctx *ctx, const struct tc *t)
     r->rip = (uint64_t)(uintptr_t)H.slot;
     r->rflags = t ? t->flags : EMU_FL_FIXED1;
     r->cr0 = EMU_CR0_PE | EMU_CR0_PG | (1ull << 16);
-    r->cr4 = EMU_CR4_PAE;
+    r->cr4 = EMU_CR4_PAE | EMU_CR4_OSFXSR | EMU_CR4_OSXSAVE;
     r->efer = EMU_EFER_LME | EMU_EFER_LMA;
     r->cpl = 3;
+    r->gdtr = (struct emu_dtr){ .base = (uint64_t)(uintptr_t)H.nat + H_GDT_OFF, .limit = 0x3f };
+    r->xcr0 = 7;   /* x87, SSE, AVX */
+    r->vec_valid = true;
+    if (t)
+        memcpy(r->vec, t->vec, sizeof(r->vec));
     uint32_t data = EMU_SEG_P | EMU_SEG_S | EMU_SEG_TYPE_WR | 1 | (3u << EMU_SEG_DPL_SHIFT) | EMU_SEG_DB | EMU_SEG_G;
     for (unsigned s = 0; s < EMU_NSREG; s++)
         r->seg[s] = (struct emu_seg){ .sel = 0x2b, .attr = data, .limit = 0xffffffff };
@@ -236,17 +301,147 @@ static void dump(const struct tc *t, const char *why)
     printf("%s\n", t->mmio ? " (mmio)" : "");
 }
 
+/* --- the native run; traps (#PF on the hole, #GP, #DE) come back from the signal context --- */
+
+static sigjmp_buf fault_env;
+static volatile uint64_t fault_regs[16], fault_rip, fault_addr, fault_err;
+static volatile int fault_sig;
+
+static void on_trap(int sig, siginfo_t *si, void *uc_)
+{
+    const ucontext_t *uc = uc_;
+    const greg_t *g = uc->uc_mcontext.gregs;
+    static const int map[16] = { REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+                                 REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15 };
+    uint64_t rip = (uint64_t)g[REG_RIP], code = (uint64_t)(uintptr_t)H.code;
+    if (rip < code || rip >= code + 0x1000) {
+        signal(sig, SIG_DFL);   /* not the runner: a real crash, let it happen */
+        return;
+    }
+    for (unsigned r = 0; r < 16; r++)
+        fault_regs[r] = (uint64_t)g[map[r]];
+    fault_rip = rip;
+    fault_err = (uint64_t)g[REG_ERR];
+    fault_addr = (uint64_t)(uintptr_t)si->si_addr;
+    fault_sig = sig;
+    siglongjmp(fault_env, 1);
+}
+
+/* The runner's signal handlers (on an alternate stack: the instruction runs with the test's
+ * RSP), installed again whenever something else (cmocka, between tests) replaced them. */
+static void ensure_handlers(void)
+{
+    static uint8_t altstack[64 * 1024];
+    static const int sigs[3] = { SIGSEGV, SIGFPE, SIGILL };
+    struct sigaction cur, sa;
+    if (sigaction(SIGILL, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_trap)
+        return;
+    stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
+    sigaltstack(&ss, NULL);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_trap;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    for (unsigned i = 0; i < 3; i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
+unsigned h_spurious_ud;
+
+/*
+ * Runs t natively; returns true if it trapped (SIGSEGV/SIGFPE), with the CPU's state in
+ * fault_*; hole (or NULL) is made inaccessible for the run. This host (a VM) now and then
+ * raises #UD on a valid VEX instruction in the runner — never reproducibly — so a SIGILL
+ * restores the buffer (the emulator's copy still holds the state before the run) and runs
+ * the instance again; h_spurious_ud counts those.
+ */
+static bool run_native(const struct tc *t, uint8_t *hole)
+{
+    uint64_t *d = (uint64_t *)(void *)(H.code + DATA_OFF);
+    for (volatile unsigned attempt = 0;; attempt++) {
+        memset(H.slot, 0x90, SLOT_LEN);
+        memcpy(H.slot, t->b, t->n);
+        memcpy(&d[D_IN / 8], t->gpr, sizeof(t->gpr));
+        d[D_INFL / 8] = t->flags;
+        memcpy(H.code + DATA_OFF + D_VIN, t->vec, sizeof(t->vec));
+        ensure_handlers();
+        if (hole)
+            mprotect(hole, 0x1000, PROT_NONE);
+        volatile bool trapped = false;
+        fault_sig = 0;
+        if (sigsetjmp(fault_env, 0) == 0)
+            ((void (*)(void))(void *)H.code)();
+        else
+            trapped = true;
+        if (hole)
+            mprotect(hole, 0x1000, PROT_READ | PROT_WRITE);
+        if (!trapped || fault_sig != SIGILL || attempt == 20)
+            return trapped;
+        h_spurious_ud++;
+        memcpy(H.nat, H.emu, H_BUF_SIZE);
+    }
+}
+
+static bool same_memory(const struct tc *t)
+{
+    char why[120];
+    if (memcmp(H.nat, H.emu, H_BUF_SIZE) == 0)
+        return true;
+    unsigned i = 0;
+    while (H.nat[i] == H.emu[i])
+        i++;
+    snprintf(why, sizeof(why), "memory differs at +0x%x: emulated %02x, cpu %02x", i, H.emu[i], H.nat[i]);
+    dump(t, why);
+    memcpy(H.emu, H.nat, H_BUF_SIZE);
+    return false;
+}
+
+/* The native run trapped (not on a hole): the emulator must raise the same vector, and
+ * neither may have changed anything. */
+static bool check_trap(const struct tc *t)
+{
+    struct emu_ctx ctx;
+    char why[200];
+    unsigned want = fault_sig == SIGFPE ? EMU_VEC_DE : EMU_VEC_GP;
+    bool ok = true;
+    h_ctx64(&ctx, t);
+    int rc = emulate_one(&ctx);
+    if (rc != EMU_EXCEPTION || ctx.exc.vector != want) {
+        snprintf(why, sizeof(why), "the CPU trapped (signal %d): expected vector %u, emulator status %d vector %u",
+                 fault_sig, want, rc, ctx.exc.vector);
+        dump(t, why);
+        ok = false;
+    }
+    if (fault_rip != (uint64_t)(uintptr_t)H.slot) {
+        dump(t, "the CPU's trap RIP is not the instruction");
+        ok = false;
+    }
+    for (unsigned r = 0; r < 16; r++) {
+        if (r != 4 && (fault_regs[r] != t->gpr[r] || ctx.regs.gpr[r] != t->gpr[r])) {
+            snprintf(why, sizeof(why), "r%u after the trap: emulated 0x%" PRIx64 ", cpu 0x%" PRIx64 " (in 0x%" PRIx64 ")",
+                     r, ctx.regs.gpr[r], fault_regs[r], t->gpr[r]);
+            dump(t, why);
+            ok = false;
+        }
+    }
+    return same_memory(t) && ok;
+}
+
 bool h_check(const struct tc *t)
 {
     uint64_t *d = (uint64_t *)(void *)(H.code + DATA_OFF);
     struct emu_ctx ctx;
-    char why[160];
+    char why[200];
 
-    memset(H.slot, 0x90, SLOT_LEN);
-    memcpy(H.slot, t->b, t->n);
-    memcpy(&d[D_IN / 8], t->gpr, sizeof(t->gpr));
-    d[D_INFL / 8] = t->flags;
-    ((void (*)(void))(void *)H.code)();
+    if (run_native(t, NULL)) {
+        if (t->may_trap && fault_sig != SIGILL)
+            return check_trap(t);
+        char w[80];
+        snprintf(w, sizeof(w), "the native run trapped unexpectedly (signal %d)", fault_sig);
+        dump(t, w);
+        memcpy(H.emu, H.nat, H_BUF_SIZE);
+        return false;
+    }
 
     h_ctx64(&ctx, t);
     H.mmio_bad = false;
@@ -257,9 +452,10 @@ bool h_check(const struct tc *t)
         return false;
     }
     bool ok = true;
-    if (ctx.regs.rip != (uint64_t)(uintptr_t)H.slot + t->n) {
-        snprintf(why, sizeof(why), "rip +%" PRIu64 ", expected +%u",
-                 ctx.regs.rip - (uint64_t)(uintptr_t)H.slot, t->n);
+    uint64_t want_rip = t->rip_to ? t->rip_to : (uint64_t)(uintptr_t)H.slot + t->n;
+    if (ctx.regs.rip != want_rip) {
+        snprintf(why, sizeof(why), "rip +%" PRId64 ", expected +%" PRId64,
+                 (int64_t)(ctx.regs.rip - (uint64_t)(uintptr_t)H.slot), (int64_t)(want_rip - (uint64_t)(uintptr_t)H.slot));
         dump(t, why);
         ok = false;
     }
@@ -271,6 +467,19 @@ bool h_check(const struct tc *t)
             ok = false;
         }
     }
+    const uint8_t *vout = H.code + DATA_OFF + D_VOUT;
+    for (unsigned r = 0; r < 16; r++) {
+        if (memcmp(ctx.regs.vec[r].b, vout + r * 32, 32) != 0) {
+            uint64_t e[4], c[4];
+            memcpy(e, ctx.regs.vec[r].b, 32);
+            memcpy(c, vout + r * 32, 32);
+            snprintf(why, sizeof(why), "ymm%u: emulated %016" PRIx64 "_%016" PRIx64 "_%016" PRIx64 "_%016" PRIx64
+                     ", cpu %016" PRIx64 "_%016" PRIx64 "_%016" PRIx64 "_%016" PRIx64,
+                     r, e[3], e[2], e[1], e[0], c[3], c[2], c[1], c[0]);
+            dump(t, why);
+            ok = false;
+        }
+    }
     uint64_t m = t->fmask | EMU_FL_DF;
     if ((ctx.regs.rflags ^ d[D_OUTFL / 8]) & m) {
         snprintf(why, sizeof(why), "rflags: emulated 0x%" PRIx64 ", cpu 0x%" PRIx64 " (in 0x%" PRIx64 ", compared 0x%" PRIx64 ")",
@@ -278,15 +487,8 @@ bool h_check(const struct tc *t)
         dump(t, why);
         ok = false;
     }
-    if (memcmp(H.nat, H.emu, H_BUF_SIZE) != 0) {
-        unsigned i = 0;
-        while (H.nat[i] == H.emu[i])
-            i++;
-        snprintf(why, sizeof(why), "memory differs at +0x%x: emulated %02x, cpu %02x", i, H.emu[i], H.nat[i]);
-        dump(t, why);
-        memcpy(H.emu, H.nat, H_BUF_SIZE);
+    if (!same_memory(t))
         ok = false;
-    }
     if (H.mmio_bad) {
         dump(t, "an MMIO callback got a bad width or a page-crossing access");
         ok = false;
@@ -294,57 +496,13 @@ bool h_check(const struct tc *t)
     return ok;
 }
 
-/* --- native faults: the CPU's state at a #PF, from the signal context --- */
-
-static sigjmp_buf fault_env;
-static volatile uint64_t fault_regs[16], fault_rip, fault_addr, fault_err;
-
-static void on_segv(int sig, siginfo_t *si, void *uc_)
-{
-    const ucontext_t *uc = uc_;
-    const greg_t *g = uc->uc_mcontext.gregs;
-    static const int map[16] = { REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
-                                 REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15 };
-    (void)sig;
-    for (unsigned r = 0; r < 16; r++)
-        fault_regs[r] = (uint64_t)g[map[r]];
-    fault_rip = (uint64_t)g[REG_RIP];
-    fault_err = (uint64_t)g[REG_ERR];
-    fault_addr = (uint64_t)(uintptr_t)si->si_addr;
-    siglongjmp(fault_env, 1);
-}
-
 bool h_check_fault(const struct tc *t, unsigned hole_off)
 {
-    uint64_t *d = (uint64_t *)(void *)(H.code + DATA_OFF);
     uint8_t *hole = H.nat + hole_off;
-    struct sigaction sa, old;
     struct emu_ctx ctx;
     char why[200];
 
-    memset(H.slot, 0x90, SLOT_LEN);
-    memcpy(H.slot, t->b, t->n);
-    memcpy(&d[D_IN / 8], t->gpr, sizeof(t->gpr));
-    d[D_INFL / 8] = t->flags;
-    /* The instruction runs with the test's RSP: the handler needs a stack of its own. */
-    static uint8_t altstack[64 * 1024];
-    stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) }, old_ss;
-    sigaltstack(&ss, &old_ss);
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_sigaction = on_segv;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGSEGV, &sa, &old);
-    mprotect(hole, 0x1000, PROT_NONE);
-    volatile bool faulted = false;
-    if (sigsetjmp(fault_env, 1) == 0)
-        ((void (*)(void))(void *)H.code)();
-    else
-        faulted = true;
-    mprotect(hole, 0x1000, PROT_READ | PROT_WRITE);
-    sigaction(SIGSEGV, &old, NULL);
-    sigaltstack(&old_ss, NULL);
-    if (!faulted) {
+    if (!run_native(t, hole) || fault_sig != SIGSEGV) {
         dump(t, "the native run did not fault: bad test case");
         memcpy(H.emu, H.nat, H_BUF_SIZE);
         return false;
@@ -379,16 +537,7 @@ bool h_check_fault(const struct tc *t, unsigned hole_off)
             ok = false;
         }
     }
-    if (memcmp(H.nat, H.emu, H_BUF_SIZE) != 0) {
-        unsigned i = 0;
-        while (H.nat[i] == H.emu[i])
-            i++;
-        snprintf(why, sizeof(why), "memory differs at +0x%x: emulated %02x, cpu %02x", i, H.emu[i], H.nat[i]);
-        dump(t, why);
-        memcpy(H.emu, H.nat, H_BUF_SIZE);
-        ok = false;
-    }
-    return ok;
+    return same_memory(t) && ok;
 }
 
 /* --- the ModRM encoder --- */
@@ -417,6 +566,7 @@ bool h_gen_rm(struct tc *t, const struct rm_form *f)
     t->flags = h_rand_flags();
     for (unsigned r = 0; r < 16; r++)
         t->gpr[r] = h_rand();
+    h_rand_vec(t);
     if (!f->no_seg && use_mem) {
         static const uint8_t segp[] = { 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65 };
         unsigned k = h_below(12);
@@ -434,8 +584,10 @@ bool h_gen_rm(struct tc *t, const struct rm_form *f)
         pre[np++] = 0xf0;
     if (seg >= 0)
         pre[np++] = (uint8_t)seg;
-    if (f->opsize == 2)
+    if (f->opsize == 2 && !f->vex)
         pre[np++] = 0x66;
+    if (f->mprefix)
+        pre[np++] = f->mprefix;
     if (addr32 && use_mem)
         pre[np++] = 0x67;
     /* shuffle legacy prefixes: their order does not matter */
@@ -544,8 +696,21 @@ bool h_gen_rm(struct tc *t, const struct rm_form *f)
     }
     for (unsigned i = 0; i < f->immsize; i++)
         body[nb++] = (uint8_t)h_rand();
-    if (rex || want_rex)
+    if (f->vex) {
+        /* VEX in place of REX and the mandatory prefix (map 0F): the 2-byte form when it
+         * can say it all, else (or at random) the 3-byte one. R, X, B are inverted. */
+        uint8_t l_pp = (uint8_t)((f->vex_l ? 4 : 0) | f->vex_pp);
+        if (!(rex & (8 | 2 | 1)) && h_below(2)) {
+            pre[np++] = 0xc5;
+            pre[np++] = (uint8_t)(((rex & 4) ? 0 : 0x80) | 0x78 | l_pp);
+        } else {
+            pre[np++] = 0xc4;
+            pre[np++] = (uint8_t)(((rex & 4) ? 0 : 0x80) | ((rex & 2) ? 0 : 0x40) | ((rex & 1) ? 0 : 0x20) | 1);
+            pre[np++] = (uint8_t)(((rex & 8) ? 0x80 : 0) | 0x78 | l_pp);
+        }
+    } else if (rex || want_rex) {
         pre[np++] = (uint8_t)(0x40 | rex);
+    }
     unsigned n = 0;
     if (np + f->oplen + nb > 15)
         return false;

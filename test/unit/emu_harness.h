@@ -21,10 +21,13 @@ struct tc {
     uint64_t flags;
     uint64_t fmask;        /* arithmetic flags the SDM defines for this form */
     bool mmio;             /* the emulator sees the scratch buffer as MMIO */
+    bool may_trap;         /* natively a #DE/#GP may come: then the emulator must raise it too */
+    uint64_t rip_to;       /* a branch: where RIP ends (0: after the instruction) */
+    uint8_t vec[16][32];   /* YMM0..15 in */
 };
 
 struct harness {
-    uint8_t *code;         /* RWX page: runner + instruction slot; data at +0x800 */
+    uint8_t *code;         /* RWX page: runner + instruction slot; its data in the next (RW) page */
     uint8_t *slot;         /* where the instruction goes */
     uint8_t *nat;          /* the native run's scratch buffer (below 2 GiB: 67-prefixed forms) */
     uint8_t *emu;          /* the emulator's copy, at the same guest linear addresses as nat */
@@ -39,15 +42,24 @@ struct harness {
 
 extern struct harness H;
 
+/* The emulator's GDT for iret (at this offset in the buffer, outside the targets): Linux's
+ * user selectors 0x2b (data) and 0x33 (64-bit code), DPL 3, accessed. */
+#define H_GDT_OFF 0x100u
+
 void h_init(uint64_t seed);
 uint64_t h_rand(void);
 unsigned h_below(unsigned n);
 /* Arithmetic flags plus DF at random (never TF/AC: they would trap natively). */
 uint64_t h_rand_flags(void);
+/* Random YMM0..15 inputs. */
+void h_rand_vec(struct tc *t);
 
 /* A 64-bit user-mode context matching the native run (CS.L, CPL 3, FS/GS bases). */
 void h_ctx64(struct emu_ctx *ctx, const struct tc *t);
 extern const struct emu_ops h_ops;
+
+/* Native runs repeated after a spurious #UD from this host (see emu_harness.c). */
+extern unsigned h_spurious_ud;
 
 /* Runs t natively and under the emulator; returns true if both agree (prints why not). */
 bool h_check(const struct tc *t);
@@ -72,6 +84,10 @@ struct rm_form {
     bool lock;             /* emit F0 */
     bool no_seg;           /* no segment override prefix */
     bool rex_w_ignored;    /* REX.W does not select the operand size (push/pop) */
+    uint8_t mprefix;       /* a mandatory prefix (66/F2/F3) of an SSE form, or 0 */
+    bool vex;              /* VEX-encoded: op is the opcode byte of map 0F */
+    unsigned vex_pp;       /* VEX.pp: 0 none, 1 66, 2 F3, 3 F2 */
+    bool vex_l;            /* VEX.L: 256-bit */
 };
 
 /* Builds a random instance of f into t (registers, addressing, prefixes); false if it could not. */
