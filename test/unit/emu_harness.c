@@ -346,7 +346,7 @@ static void ensure_handlers(void)
         sigaction(sigs[i], &sa, NULL);
 }
 
-unsigned h_spurious_ud;
+unsigned h_spurious_ud, h_traps;
 
 /*
  * Runs t natively; returns true if it trapped (SIGSEGV/SIGFPE), with the CPU's state in
@@ -404,6 +404,7 @@ static bool check_trap(const struct tc *t)
     char why[200];
     unsigned want = fault_sig == SIGFPE ? EMU_VEC_DE : EMU_VEC_GP;
     bool ok = true;
+    h_traps++;
     h_ctx64(&ctx, t);
     int rc = emulate_one(&ctx);
     if (rc != EMU_EXCEPTION || ctx.exc.vector != want) {
@@ -563,6 +564,7 @@ bool h_gen_rm(struct tc *t, const struct rm_form *f)
     h_last_addr_regs = 0;
     t->form = f->name;
     t->fmask = f->fmask;
+    t->may_trap = f->may_trap;
     t->flags = h_rand_flags();
     for (unsigned r = 0; r < 16; r++)
         t->gpr[r] = h_rand();
@@ -605,6 +607,8 @@ bool h_gen_rm(struct tc *t, const struct rm_form *f)
     uint64_t lo = (uint64_t)(uintptr_t)H.nat + H_TARGET_LO + f->slack;
     uint64_t hi = (uint64_t)(uintptr_t)H.nat + H_TARGET_HI - f->slack - f->access;
     uint64_t target = lo + h_below((unsigned)(hi - lo));
+    if (f->align && h_below(8) && ((target + f->align - 1) & ~(uint64_t)(f->align - 1)) <= hi)
+        target = (target + f->align - 1) & ~(uint64_t)(f->align - 1);
     bool riprel = false;
     int32_t disp = 0;
     unsigned disp_off = 0, disp_size = 0;

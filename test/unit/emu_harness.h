@@ -60,6 +60,8 @@ extern const struct emu_ops h_ops;
 
 /* Native runs repeated after a spurious #UD from this host (see emu_harness.c). */
 extern unsigned h_spurious_ud;
+/* Instances compared as a trap (#DE, #GP) rather than a result. */
+extern unsigned h_traps;
 
 /* Runs t natively and under the emulator; returns true if both agree (prints why not). */
 bool h_check(const struct tc *t);
@@ -88,6 +90,8 @@ struct rm_form {
     bool vex;              /* VEX-encoded: op is the opcode byte of map 0F */
     unsigned vex_pp;       /* VEX.pp: 0 none, 1 66, 2 F3, 3 F2 */
     bool vex_l;            /* VEX.L: 256-bit */
+    unsigned align;        /* 7 in 8 instances put the memory operand on this alignment (0: any) */
+    bool may_trap;         /* the instance may raise #DE/#GP natively (then compared as a trap) */
 };
 
 /* Builds a random instance of f into t (registers, addressing, prefixes); false if it could not. */

@@ -507,6 +507,402 @@ static void test_rep_fault(void **state)
     assert_int_equal(fails, 0);
 }
 
+/* --- mul/imul/div/idiv, shifts and rotates, setcc/cmovcc, movbe --- */
+
+#define MULF (EMU_FL_CF | EMU_FL_OF)   /* mul/imul: SF ZF AF PF undefined */
+
+/* Where the ModRM byte of a generated instance is (after prefixes, REX/VEX and oplen opcode
+ * bytes); *rex gets the REX byte (0 if none). */
+static unsigned modrm_at(const struct tc *t, unsigned oplen, unsigned *rex)
+{
+    unsigned i = 0;
+    *rex = 0;
+    for (;;) {
+        uint8_t b = t->b[i];
+        if (b == 0x66 || b == 0x67 || b == 0xf0 || b == 0xf2 || b == 0xf3 || b == 0x26 || b == 0x2e ||
+            b == 0x36 || b == 0x3e || b == 0x64 || b == 0x65) {
+            i++;
+        } else if ((b & 0xf0) == 0x40) {
+            *rex = b;
+            i++;
+        } else {
+            break;
+        }
+    }
+    return i + oplen;
+}
+
+/* The r/m operand's register (mod = 3) or -1. */
+static int rm_reg(const struct tc *t, unsigned oplen)
+{
+    unsigned rex, at = modrm_at(t, oplen, &rex);
+    if ((t->b[at] >> 6) != 3)
+        return -1;
+    return (t->b[at] & 7) | ((rex & 1) ? 8 : 0);
+}
+
+/* div/idiv: a dividend whose quotient mostly fits (else #DE, compared as a trap), and now and
+ * then a zero divisor. */
+static bool fix_div(struct tc *t, const struct rm_form *f)
+{
+    unsigned size = f->opsize, bits = size * 8, k = h_below(8);
+    bool sign = f->digit == 7;
+    uint64_t m = size == 8 ? ~0ull : (1ull << bits) - 1;
+    if (size == 1) {
+        if (h_last_addr_regs & 1)
+            return true;
+        uint64_t al = t->gpr[0] & 0xff, ah = (sign && (al & 0x80)) ? 0xff : 0;
+        if (k < 5)
+            t->gpr[0] = (t->gpr[0] & ~0xff00ull) | (ah << 8);
+    } else if (k < 5 && !(h_last_addr_regs & 4)) {
+        uint64_t lo = t->gpr[0] & m, hi = (sign && (lo >> (bits - 1))) ? m : 0;
+        if (k == 4)
+            hi = h_below(3);                 /* small: fits only for a large divisor */
+        t->gpr[2] = (t->gpr[2] & ~m) | hi;
+    }
+    int rr = rm_reg(t, f->oplen);
+    if (k == 6 && rr > 2 && !(h_last_addr_regs & 5)) {
+        /* the quotient's limits: +-2^(bits-1) and one inside, with any remainder */
+        static const int adj[4] = { -1, 0, 1, 2 };
+        __int128 lim = (__int128)1 << (bits - 1), q = (h_below(2) ? -lim : lim) - adj[h_below(4)];
+        uint64_t dv = 1 + h_below(1000);
+        if (sign && h_below(2))
+            dv = (uint64_t)-(int64_t)dv;
+        if (!sign && q < 0)
+            q = -q;
+        __int128 sd = sign ? (__int128)(int64_t)(size == 8 ? dv : (uint64_t)((int64_t)(dv << (64 - bits)) >> (64 - bits))) : (__int128)(dv & m);
+        __int128 n = q * sd + (__int128)h_below((unsigned)(dv & 0x3ff) ? (unsigned)(dv & 0x3ff) : 1) * (q < 0 ? -1 : 1);
+        unsigned __int128 un = (unsigned __int128)n;
+        t->gpr[rr] = (t->gpr[rr] & ~(size == 1 ? 0xffull : m)) | (dv & m);
+        if (size == 1)
+            t->gpr[0] = (t->gpr[0] & ~0xffffull) | (uint64_t)(un & 0xffff);
+        else {
+            t->gpr[0] = (t->gpr[0] & ~m) | ((uint64_t)un & m);
+            t->gpr[2] = (t->gpr[2] & ~m) | ((uint64_t)(un >> bits) & m);
+        }
+        return true;
+    }
+    if (k == 7) {
+        int r = rr;
+        if (r >= 0 && !(h_last_addr_regs & (1u << r)))
+            t->gpr[r] &= ~(size == 1 ? 0xffull : m);
+        else if (r < 0 && !(t->b[0] == 0x64 || t->b[1] == 0x64 || t->b[2] == 0x64))
+            for (unsigned i = 0; i < size; i++)
+                H.nat[h_last_target - (uint64_t)(uintptr_t)H.nat + i] = H.emu[h_last_target - (uint64_t)(uintptr_t)H.nat + i] = 0;
+    }
+    return true;
+}
+
+static void test_muldiv(void **state)
+{
+    (void)state;
+    static const char *names[4] = { "mul", "imul", "div", "idiv" };
+    unsigned fails = 0;
+    char n[48];
+    for (unsigned k = 0; k < 4; k++) {
+        bool div = k >= 2;
+        snprintf(n, sizeof(n), "%s r/m8", names[k]);
+        fails += run_rm(&(struct rm_form){ n, OPS(0xf6), 1, (int)(4 + k), false, true, 0, 1, 0, div ? 0 : MULF, .may_trap = div }, div ? fix_div : NULL);
+        for (unsigned i = 0; i < 3; i++) {
+            unsigned s = sizes[i];
+            snprintf(n, sizeof(n), "%s r/m", names[k]);
+            fails += run_rm(&(struct rm_form){ nm(n, s), OPS(0xf7), s, (int)(4 + k), false, true, 0, s, 0, div ? 0 : MULF, .may_trap = div }, div ? fix_div : NULL);
+        }
+    }
+    for (unsigned i = 0; i < 3; i++) {
+        unsigned s = sizes[i];
+        fails += run_rm(&(struct rm_form){ nm("imul r,r/m", s), OPS(0x0f, 0xaf), s, -1, false, true, 0, s, 0, MULF }, NULL);
+        fails += run_rm(&(struct rm_form){ nm("imul r,r/m,imm", s), OPS(0x69), s, -1, false, true, s == 2 ? 2 : 4, s, 0, MULF }, NULL);
+        fails += run_rm(&(struct rm_form){ nm("imul r,r/m,imm8", s), OPS(0x6b), s, -1, false, true, 1, s, 0, MULF }, NULL);
+    }
+    assert_int_equal(fails, 0);
+}
+
+/*
+ * Shifts and rotates: the count is set from a spread of interesting values (0, 1, size-1,
+ * size, size+1, masked-away bits, anything) and the compared flags follow the SDM for that
+ * masked count (see servers/vmm/emulate/shift.c).
+ */
+enum shk { SH_IMM, SH_ONE, SH_CL };
+static struct { unsigned op; enum shk how; bool dbl; } sh;   /* op: ModRM digit, or 0xa4/0xac for shld/shrd */
+
+static bool fix_shift(struct tc *t, const struct rm_form *f)
+{
+    unsigned bits = f->opsize * 8, cmask = f->opsize == 8 ? 0x3f : 0x1f;
+    static const unsigned picks[] = { 0, 1, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65 };
+    unsigned want = h_below(3) ? picks[h_below(16)] : h_below(256);
+    unsigned c;
+    if (h_below(4) == 0)
+        want |= 0x20 * (1 + h_below(7));     /* bits the mask removes */
+    if (sh.how == SH_IMM) {
+        t->b[t->n - 1] = (uint8_t)want;
+        c = want & cmask;
+    } else if (sh.how == SH_ONE) {
+        c = 1;
+    } else {
+        if (!(h_last_addr_regs & 2))
+            t->gpr[1] = (t->gpr[1] & ~0xffull) | (want & 0xff);
+        c = (unsigned)(t->gpr[1] & cmask);
+    }
+    if (sh.dbl && c > bits)
+        return false;                         /* 16-bit shld/shrd beyond 16: result undefined */
+    uint64_t fm;
+    bool rot = !sh.dbl && sh.op < 4;
+    if (c == 0)
+        fm = ARITH;
+    else if (rot)
+        fm = ARITH & ~(c == 1 ? 0 : EMU_FL_OF);
+    else {
+        fm = EMU_FL_SF | EMU_FL_ZF | EMU_FL_PF | (c == 1 ? EMU_FL_OF : 0);
+        bool sar = !sh.dbl && sh.op == 7;
+        if (sar || sh.dbl || c < bits)
+            fm |= EMU_FL_CF;
+    }
+    t->fmask = fm;
+    return true;
+}
+
+static void test_shift(void **state)
+{
+    (void)state;
+    static const char *names[8] = { "rol", "ror", "rcl", "rcr", "shl", "shr", "sal", "sar" };
+    static const struct { uint8_t op8, op; enum shk how; const char *what; unsigned imm; } kinds[] = {
+        { 0xc0, 0xc1, SH_IMM, "imm8", 1 }, { 0xd0, 0xd1, SH_ONE, "1", 0 }, { 0xd2, 0xd3, SH_CL, "cl", 0 },
+    };
+    unsigned fails = 0;
+    char n[48];
+    for (unsigned d = 0; d < 8; d++) {
+        for (unsigned k = 0; k < 3; k++) {
+            sh.op = d;
+            sh.how = kinds[k].how;
+            sh.dbl = false;
+            snprintf(n, sizeof(n), "%s r/m8,%s", names[d], kinds[k].what);
+            fails += run_rm(&(struct rm_form){ n, OPS(kinds[k].op8), 1, (int)d, false, true, kinds[k].imm, 1, 0, ARITH }, fix_shift);
+            for (unsigned i = 0; i < 3; i++) {
+                unsigned s = sizes[i];
+                snprintf(n, sizeof(n), "%s r/m,%s", names[d], kinds[k].what);
+                fails += run_rm(&(struct rm_form){ nm(n, s), OPS(kinds[k].op), s, (int)d, false, true, kinds[k].imm, s, 0, ARITH }, fix_shift);
+            }
+        }
+    }
+    static const struct { uint8_t op; const char *name; enum shk how; unsigned imm; } dbl[] = {
+        { 0xa4, "shld r/m,r,imm8", SH_IMM, 1 }, { 0xa5, "shld r/m,r,cl", SH_CL, 0 },
+        { 0xac, "shrd r/m,r,imm8", SH_IMM, 1 }, { 0xad, "shrd r/m,r,cl", SH_CL, 0 },
+    };
+    for (unsigned k = 0; k < 4; k++) {
+        sh.how = dbl[k].how;
+        sh.dbl = true;
+        for (unsigned i = 0; i < 3; i++) {
+            unsigned s = sizes[i];
+            fails += run_rm(&(struct rm_form){ nm(dbl[k].name, s), OPS(0x0f, dbl[k].op), s, -1, false, true, dbl[k].imm, s, 0, ARITH }, fix_shift);
+        }
+    }
+    assert_int_equal(fails, 0);
+}
+
+static void test_setcc_cmov(void **state)
+{
+    (void)state;
+    static const char *cc[16] = { "o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g" };
+    unsigned fails = 0;
+    char n[48];
+    for (unsigned c = 0; c < 16; c++) {
+        snprintf(n, sizeof(n), "set%s r/m8", cc[c]);
+        fails += run_rm(&(struct rm_form){ n, OPS(0x0f, (uint8_t)(0x90 + c)), 1, -1, false, true, 0, 1, 0, ARITH }, NULL);
+        for (unsigned i = 0; i < 3; i++) {
+            unsigned s = sizes[i];
+            snprintf(n, sizeof(n), "cmov%s r,r/m", cc[c]);
+            fails += run_rm(&(struct rm_form){ nm(n, s), OPS(0x0f, (uint8_t)(0x40 + c)), s, -1, false, true, 0, s, 0, ARITH }, NULL);
+        }
+    }
+    assert_int_equal(fails, 0);
+}
+
+/* cmov with a memory source reads it whatever the condition: a source on an inaccessible
+ * page faults natively and emulated, the condition true or false. */
+static void test_cmov_fault(void **state)
+{
+    (void)state;
+    unsigned fails = 0, done = 0;
+    while (done < n_cases / 8) {
+        struct tc t;
+        unsigned c = h_below(16), s = sizes[h_below(3)];
+        struct rm_form f = { "cmovcc r,m (source faults)", OPS(0x0f, (uint8_t)(0x40 + c)), s, -1, true, false, 0, s, 0, ARITH };
+        if (!h_gen_rm(&t, &f) || (t.b[0] == 0x64 || t.b[1] == 0x64 || t.b[2] == 0x64))
+            continue;
+        uint64_t off = h_last_target - (uint64_t)(uintptr_t)H.nat;
+        unsigned hole = (unsigned)((off + s - 1) & ~0xfffull);   /* the page of the operand's last byte */
+        if (!h_check_fault(&t, hole) && ++fails > 5)
+            break;
+        done++;
+    }
+    printf("%s: cmovcc with a faulting memory source (%u cases)\n", fails ? "FAIL" : "PASS", done);
+    assert_int_equal(fails, 0);
+}
+
+static void test_movbe(void **state)
+{
+    (void)state;
+    unsigned fails = 0;
+    for (unsigned i = 0; i < 3; i++) {
+        unsigned s = sizes[i];
+        fails += run_rm(&(struct rm_form){ nm("movbe r,m", s), OPS(0x0f, 0x38, 0xf0), s, -1, true, false, 0, s, 0, ARITH }, NULL);
+        fails += run_rm(&(struct rm_form){ nm("movbe m,r", s), OPS(0x0f, 0x38, 0xf1), s, -1, true, false, 0, s, 0, ARITH }, NULL);
+    }
+    assert_int_equal(fails, 0);
+}
+
+/* --- near call/ret and iret: targets in the NOPs after the instruction --- */
+
+static uint64_t sled_target(const struct tc *t)
+{
+    return (uint64_t)(uintptr_t)H.slot + t->n + h_below(16 - t->n + 1);
+}
+
+static void put_both(uint64_t la, uint64_t v, unsigned size)
+{
+    uint64_t off = la - (uint64_t)(uintptr_t)H.nat;
+    memcpy(H.nat + off, &v, size);
+    memcpy(H.emu + off, &v, size);
+}
+
+/* call r/m64: the operand holds a target in the sled; the stack in the buffer. */
+static bool fix_call_rm(struct tc *t, const struct rm_form *f)
+{
+    if (!fix_stack(t, f))
+        return false;
+    t->rip_to = sled_target(t);
+    int r = rm_reg(t, f->oplen);
+    if (r == 4)
+        return false;
+    if (r >= 0)
+        t->gpr[r] = t->rip_to;
+    else if (t->b[0] == 0x64 || t->b[1] == 0x64 || t->b[2] == 0x64)
+        return false;
+    else
+        put_both(h_last_target, t->rip_to, 8);
+    return true;
+}
+
+static uint64_t stack_in_buffer(void)
+{
+    return (uint64_t)(uintptr_t)H.nat + 0x8000 + h_below(0x100) * 8ull + (h_below(4) ? 0 : h_below(8));
+}
+
+static unsigned br_kind;
+
+static void gen_branch(struct tc *t)
+{
+    t->gpr[4] = stack_in_buffer();
+    switch (br_kind) {
+    case 0: {   /* call rel32 */
+        t->b[t->n++] = 0xe8;
+        put(t, 0, 4);
+        t->rip_to = sled_target(t);
+        int32_t rel = (int32_t)(t->rip_to - ((uint64_t)(uintptr_t)H.slot + t->n));
+        memcpy(&t->b[1], &rel, 4);
+        break;
+    }
+    case 1:     /* ret */
+    case 2: {   /* ret imm16 */
+        t->b[t->n++] = br_kind == 1 ? 0xc3 : 0xc2;
+        if (br_kind == 2)
+            put(t, h_below(4) ? h_below(64) * 8 : h_below(0x10000), 2);
+        t->rip_to = sled_target(t);
+        put_both(t->gpr[4], t->rip_to, 8);
+        break;
+    }
+    default: {  /* iretq / iretd: RIP CS RFLAGS RSP SS, user selectors */
+        bool q = br_kind == 3;
+        unsigned w = q ? 8 : 4;
+        if (q)
+            t->b[t->n++] = 0x48;
+        t->b[t->n++] = 0xcf;
+        t->rip_to = sled_target(t);
+        uint64_t fl = h_rand_flags() | EMU_FL_IF, nrsp = q ? (h_rand() & 0x00007ffffffffff8ull) : (h_rand() & 0xfffffff8ull);
+        const uint64_t frame[5] = { t->rip_to, 0x33, fl, nrsp, 0x2b };
+        for (unsigned i = 0; i < 5; i++)
+            put_both(t->gpr[4] + i * w, frame[i], w);
+        break;
+    }
+    }
+}
+
+static void test_branch(void **state)
+{
+    (void)state;
+    static const char *names[5] = { "call rel32", "ret", "ret imm16", "iretq", "iretd (64-bit mode)" };
+    unsigned fails = 0;
+    for (br_kind = 0; br_kind < 5; br_kind++)
+        fails += run_raw(names[br_kind], gen_branch);
+    fails += run_rm(&(struct rm_form){ "call r/m64", OPS(0xff), 8, 2, false, true, 0, 8, 16, ARITH, false, false, true }, fix_call_rm);
+    assert_int_equal(fails, 0);
+}
+
+/* --- SSE/AVX moves --- */
+
+struct vform {
+    const char *name;
+    uint8_t op;            /* after 0F */
+    uint8_t mprefix;       /* legacy mandatory prefix */
+    unsigned pp;           /* the VEX form's pp */
+    unsigned opsize;       /* 8: REX.W / VEX.W1 */
+    unsigned access;
+    bool mem_only, aligned, vex, l;
+};
+
+static void test_vector(void **state)
+{
+    (void)state;
+    static const struct vform v[] = {
+        { "movd xmm,r/m32", 0x6e, 0x66, 0, 4, 4, false, false, false, false },
+        { "movq xmm,r/m64", 0x6e, 0x66, 0, 8, 8, false, false, false, false },
+        { "movd r/m32,xmm", 0x7e, 0x66, 0, 4, 4, false, false, false, false },
+        { "movq r/m64,xmm", 0x7e, 0x66, 0, 8, 8, false, false, false, false },
+        { "movq xmm,xmm/m64", 0x7e, 0xf3, 0, 4, 8, false, false, false, false },
+        { "movq xmm/m64,xmm", 0xd6, 0x66, 0, 4, 8, false, false, false, false },
+        { "movdqa xmm,xmm/m128", 0x6f, 0x66, 0, 4, 16, false, true, false, false },
+        { "movdqa xmm/m128,xmm", 0x7f, 0x66, 0, 4, 16, false, true, false, false },
+        { "movdqu xmm,xmm/m128", 0x6f, 0xf3, 0, 4, 16, false, false, false, false },
+        { "movdqu xmm/m128,xmm", 0x7f, 0xf3, 0, 4, 16, false, false, false, false },
+        { "movups xmm,xmm/m128", 0x10, 0, 0, 4, 16, false, false, false, false },
+        { "movups xmm/m128,xmm", 0x11, 0, 0, 4, 16, false, false, false, false },
+        { "movaps xmm,xmm/m128", 0x28, 0, 0, 4, 16, false, true, false, false },
+        { "movaps xmm/m128,xmm", 0x29, 0, 0, 4, 16, false, true, false, false },
+        { "movupd xmm,xmm/m128", 0x10, 0x66, 0, 4, 16, false, false, false, false },
+        { "movapd xmm/m128,xmm", 0x29, 0x66, 0, 4, 16, false, true, false, false },
+        { "movntdq m128,xmm", 0xe7, 0x66, 0, 4, 16, true, true, false, false },
+        { "movntps m128,xmm", 0x2b, 0, 0, 4, 16, true, true, false, false },
+        { "vmovd xmm,r/m32", 0x6e, 0, 1, 4, 4, false, false, true, false },
+        { "vmovq xmm,r/m64", 0x6e, 0, 1, 8, 8, false, false, true, false },
+        { "vmovd r/m32,xmm", 0x7e, 0, 1, 4, 4, false, false, true, false },
+        { "vmovq xmm,xmm/m64", 0x7e, 0, 2, 4, 8, false, false, true, false },
+        { "vmovq xmm/m64,xmm", 0xd6, 0, 1, 4, 8, false, false, true, false },
+        { "vmovdqu xmm,xmm/m128", 0x6f, 0, 2, 4, 16, false, false, true, false },
+        { "vmovdqu xmm/m128,xmm", 0x7f, 0, 2, 4, 16, false, false, true, false },
+        { "vmovdqu ymm,ymm/m256", 0x6f, 0, 2, 4, 32, false, false, true, true },
+        { "vmovdqu ymm/m256,ymm", 0x7f, 0, 2, 4, 32, false, false, true, true },
+        { "vmovdqa xmm,xmm/m128", 0x6f, 0, 1, 4, 16, false, true, true, false },
+        { "vmovdqa ymm/m256,ymm", 0x7f, 0, 1, 4, 32, false, true, true, true },
+        { "vmovups ymm,ymm/m256", 0x10, 0, 0, 4, 32, false, false, true, true },
+        { "vmovaps xmm/m128,xmm", 0x29, 0, 0, 4, 16, false, true, true, false },
+        { "vmovntdq m256,ymm", 0xe7, 0, 1, 4, 32, true, true, true, true },
+    };
+    unsigned fails = 0;
+    for (unsigned i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        const uint8_t opb[2] = { 0x0f, v[i].op };
+        struct rm_form f = { v[i].name, v[i].vex ? opb + 1 : opb, v[i].vex ? 1u : 2u, v[i].opsize, -1,
+                             v[i].mem_only, !v[i].mem_only, 0, v[i].access, 0, ARITH,
+                             .mprefix = v[i].mprefix, .vex = v[i].vex, .vex_pp = v[i].pp, .vex_l = v[i].l,
+                             .align = v[i].aligned ? v[i].access : 0, .may_trap = v[i].aligned };
+        fails += run_rm(&f, NULL);
+    }
+    /* movnti m32/m64, r: a store with a hint */
+    fails += run_rm(&(struct rm_form){ "movnti m32,r32", OPS(0x0f, 0xc3), 4, -1, true, false, 0, 4, 0, ARITH }, NULL);
+    fails += run_rm(&(struct rm_form){ "movnti m64,r64", OPS(0x0f, 0xc3), 8, -1, true, false, 0, 8, 0, ARITH }, NULL);
+    assert_int_equal(fails, 0);
+}
+
 /* The informational speed line: an MMIO-backed mov through the whole emulate_one() path. */
 static void test_speed(void **state)
 {
@@ -551,9 +947,17 @@ int main(void)
         cmocka_unit_test(test_noModRM),
         cmocka_unit_test(test_string),
         cmocka_unit_test(test_rep_fault),
+        cmocka_unit_test(test_muldiv),
+        cmocka_unit_test(test_shift),
+        cmocka_unit_test(test_setcc_cmov),
+        cmocka_unit_test(test_cmov_fault),
+        cmocka_unit_test(test_movbe),
+        cmocka_unit_test(test_branch),
+        cmocka_unit_test(test_vector),
         cmocka_unit_test(test_speed),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    printf("INFO: instances where the CPU trapped (#DE/#GP) and the emulator had to as well: %u\n", h_traps);
     printf("INFO: native runs repeated after a spurious #UD from the host: %u\n", h_spurious_ud);
     return failed;
 }
