@@ -17,7 +17,8 @@
  *   - the status is EMU_OK, EMU_EXCEPTION or EMU_ABORT;
  *   - an exception is one the emulator may raise, with an error code exactly when the vector has one;
  *   - EMU_EXCEPTION and EMU_ABORT leave RIP where it was;
- *   - every MMIO and port access has a legal width and no MMIO access crosses a page.
+ *   - every MMIO and port access has a legal width and no MMIO access crosses a page;
+ *   - vector registers are never marked written without the vector state present.
  * ASan/UBSan (the host build) catch everything else.
  */
 
@@ -131,6 +132,16 @@ static uint32_t rnd_attr(bool code)
     return a;
 }
 
+/* The vmm's lazy vector-state load: XCR0 with SSE and AVX (mostly), or a failure. */
+static int f_load_vec(struct emu_ctx *c)
+{
+    if (abort_one_in && rnd() % abort_one_in == 0)
+        return EMU_ABORT;
+    c->regs.xcr0 = rnd() % 4 ? 7 : rnd() & 7;
+    c->regs.vec_valid = true;
+    return EMU_OK;
+}
+
 static void random_ctx(struct emu_ctx *c, uint8_t *bytes)
 {
     static const unsigned modes = 6;
@@ -152,6 +163,23 @@ static void random_ctx(struct emu_ctx *c, uint8_t *bytes)
     r->cpl = (uint8_t)(rnd() % 4);
     r->cr0 = rnd() % 8 ? 0x80000011ull : rnd();
     r->cr4 = rnd() % 2 ? EMU_CR4_PAE : rnd() & 0xffffff;
+    /* Vector state: present, loaded lazily by a callback (that sometimes gives up), or absent. */
+    if (rnd() % 2)
+        r->cr4 |= EMU_CR4_OSFXSR | EMU_CR4_OSXSAVE;
+    switch (rnd() % 3) {
+    case 0:
+        r->vec_valid = true;
+        r->xcr0 = rnd() % 4 ? 7 : rnd() & 7;
+        for (unsigned v = 0; v < 16; v++)
+            for (unsigned i = 0; i < 32; i++)
+                r->vec[v].b[i] = (uint8_t)rnd();
+        break;
+    case 1:
+        c->load_vec = f_load_vec;
+        break;
+    default:
+        break;
+    }
     r->efer = rnd() % 2 ? (EMU_EFER_LME | EMU_EFER_LMA) : rnd() & 0xfff;
     switch (rnd() % modes) {
     case 0: r->cr0 &= ~EMU_CR0_PE; break;                                  /* real */
@@ -169,7 +197,8 @@ static void random_ctx(struct emu_ctx *c, uint8_t *bytes)
     for (unsigned i = 0; i < 16; i++)
         bytes[i] = (uint8_t)rnd();
     if (rnd() % 2) {
-        static const uint8_t pfx[] = { 0x66, 0x67, 0xf0, 0xf2, 0xf3, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x48, 0x41, 0x0f };
+        static const uint8_t pfx[] = { 0x66, 0x67, 0xf0, 0xf2, 0xf3, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x48, 0x41, 0x0f,
+                                       0xc5, 0xc4, 0xcf, 0xf7, 0xd3 };
         unsigned n = (unsigned)(rnd() % 4);
         for (unsigned i = 0; i < n; i++)
             bytes[i] = pfx[rnd() % sizeof(pfx)];
@@ -226,7 +255,7 @@ int main(int argc, char **argv)
         if (rc == EMU_EXCEPTION) {
             unsigned v = c.exc.vector;
             if (v != EMU_VEC_UD && v != EMU_VEC_GP && v != EMU_VEC_SS && v != EMU_VEC_NP &&
-                v != EMU_VEC_PF)
+                v != EMU_VEC_PF && v != EMU_VEC_DE && v != EMU_VEC_NM)
                 violation("unexpected vector", bytes);
             if (c.exc.has_error_code != vector_has_ec(v))
                 violation("error code presence", bytes);
@@ -234,6 +263,8 @@ int main(int argc, char **argv)
         }
         if (rc != EMU_OK && c.regs.rip != rip)
             violation("RIP moved on a fault or abort", bytes);
+        if (c.regs.vec_dirty && !c.regs.vec_valid)
+            violation("vector registers written without vector state", bytes);
     }
     printf("fuzz_emulate: %lu instructions: %lu emulated, %lu exceptions (%lu #UD), %lu aborted\n",
            n, st[0], st[1], ud, st[2]);

@@ -295,8 +295,17 @@ static void test_ud_cases(void **state)
         { "cmpxchg16b reg", { 0x48, 0x0f, 0xc7, 0xc8 }, 4 },
         { "lgdt reg (0f 01 /2 mod=3)", { 0x0f, 0x01, 0xd7 }, 3 },
         { "push cs (invalid in 64-bit)", { 0x0e }, 1 },
-        { "sse movdqa to mmio", { 0x66, 0x0f, 0x6f, 0x00 }, 4 },
-        { "vex", { 0xc5, 0xf9, 0x6f, 0x00 }, 4 },
+        { "sse movdqa with CR4.OSFXSR clear", { 0x66, 0x0f, 0x6f, 0x00 }, 4 },
+        { "vex vmovdqa with CR4.OSXSAVE clear", { 0xc5, 0xf9, 0x6f, 0x00 }, 4 },
+        { "mmx movd mm0, eax", { 0x0f, 0x6e, 0xc0 }, 3 },
+        { "evex vmovdqu32", { 0x62, 0xf1, 0x7e, 0x48, 0x6f, 0x00 }, 6 },
+        { "vex vaddps (not a move)", { 0xc5, 0xf8, 0x58, 0x00 }, 4 },
+        { "far call m16:64", { 0x48, 0xff, 0x18 }, 3 },
+        { "far ret", { 0xcb }, 1 },
+        { "int3", { 0xcc }, 1 },
+        { "movbe reg form", { 0x0f, 0x38, 0xf0, 0xc0 }, 4 },
+        { "lock shl", { 0xf0, 0xd1, 0x20 }, 3 },
+        { "lock imul", { 0xf0, 0x0f, 0xaf, 0x00 }, 4 },
         { "mov to cr1", { 0x0f, 0x22, 0xc8 }, 3 },
         { "jmp near (not an exit)", { 0xeb, 0xfe }, 2 },
     };
@@ -634,6 +643,376 @@ static void test_mode_transitions(void **state)
     printf("PASS: real -> protected -> long mode through emulated lgdt, mov cr, far jmp, mov sreg\n");
 }
 
+/* --- near call/ret outside 64-bit mode, and the target checks --- */
+
+static void wr(uint64_t a, uint64_t v, unsigned n)
+{
+    memcpy(ram + a, &v, n);
+}
+
+static uint64_t rd(uint64_t a, unsigned n)
+{
+    uint64_t v = 0;
+    memcpy(&v, ram + a, n);
+    return v;
+}
+
+static void test_call_ret_modes(void **state)
+{
+    (void)state;
+    struct emu_ctx c;
+    /* 32-bit: call rel32 pushes EIP+5; ret imm16 pops it and drops 8 more bytes */
+    mode32(&c);
+    c.regs.gpr[EMU_RSP] = 0x9000;
+    CODE_BYTES(0xe8, 0x00, 0x01, 0x00, 0x00);
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(c.regs.rip, CODE + 5 + 0x100);
+    assert_int_equal(c.regs.gpr[EMU_RSP], 0x8ffc);
+    assert_int_equal(rd(0x8ffc, 4), CODE + 5);
+    memcpy(ram + CODE + 0x105, (const uint8_t[]){ 0xc2, 0x08, 0x00 }, 3);
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(c.regs.rip, CODE + 5);
+    assert_int_equal(c.regs.gpr[EMU_RSP], 0x9008);
+    /* a target beyond the CS limit: #GP(0), nothing pushed */
+    mode32(&c);
+    c.regs.seg[EMU_CS].limit = 0x1fff;
+    c.regs.gpr[EMU_RSP] = 0x9000;
+    wr(0x8ffc, 0, 4);
+    CODE_BYTES(0xe8, 0x00, 0x10, 0x00, 0x00);
+    expect_exc(&c, EMU_VEC_GP, 0);
+    assert_int_equal(c.regs.gpr[EMU_RSP], 0x9000);
+    assert_int_equal(rd(0x8ffc, 4), 0);
+    /* ret to beyond the limit: #GP(0), RSP kept */
+    CODE_BYTES(0xc3);
+    wr(0x9000, 0x5000, 4);
+    expect_exc(&c, EMU_VEC_GP, 0);
+    assert_int_equal(c.regs.gpr[EMU_RSP], 0x9000);
+    /* a 16-bit stack (SS.B = 0): SP wraps, ESP's upper half stays */
+    mode32(&c);
+    c.regs.seg[EMU_SS].attr &= ~EMU_SEG_DB;
+    c.regs.gpr[EMU_RSP] = 0x12340000;
+    c.regs.gpr[EMU_RAX] = 0x3000;
+    CODE_BYTES(0xff, 0xd0);                           /* call eax */
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(c.regs.gpr[EMU_RSP], 0x1234fffc);
+    assert_int_equal(rd(0xfffc, 4), CODE + 2);
+    assert_int_equal(c.regs.rip, 0x3000);
+    /* real mode: call rel16 wraps IP within the segment; ret pops 2 bytes */
+    mode_real(&c);
+    c.regs.seg[EMU_CS].base = 0;
+    c.regs.gpr[EMU_RSP] = 0x8000;
+    CODE_BYTES(0xe8, 0x00, 0xf0);                     /* call +0xf000: 0x1003 + 0xf000 = 0x10003 -> 0x0003 */
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(c.regs.rip, 0x0003);
+    assert_int_equal(c.regs.gpr[EMU_RSP], 0x7ffe);
+    assert_int_equal(rd(0x7ffe, 2), CODE + 3);
+    memcpy(ram + 3, (const uint8_t[]){ 0xc3 }, 1);
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(c.regs.rip, CODE + 3);
+    /* 64-bit: a non-canonical target is #GP(0) before anything is pushed */
+    mode64(&c);
+    c.regs.gpr[EMU_RSP] = 0x9000;
+    c.regs.gpr[EMU_RAX] = 0x0000800000000000ull;
+    CODE_BYTES(0xff, 0xd0);
+    expect_exc(&c, EMU_VEC_GP, 0);
+    assert_int_equal(c.regs.gpr[EMU_RSP], 0x9000);
+    printf("PASS: near call/ret: 32-bit, CS limit, 16-bit stack, real mode, non-canonical target\n");
+}
+
+/* --- iret --- */
+
+static void test_iret_modes(void **state)
+{
+    (void)state;
+    struct emu_ctx c;
+    struct emu_regs *r = &c.regs;
+    /* real mode, 16-bit: IP, CS (base = CS * 16), FLAGS */
+    mode_real(&c);
+    r->gpr[EMU_RSP] = 0x6000;
+    wr(0x6000, 0x0123, 2);
+    wr(0x6002, 0x0200, 2);
+    wr(0x6004, 0x0ad7 | EMU_FL_IF, 2);
+    CODE_BYTES(0xcf);
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(r->rip, 0x0123);
+    assert_int_equal(r->seg[EMU_CS].base, 0x2000);
+    assert_int_equal(r->rflags, (0x0ad7 | EMU_FL_IF | EMU_FL_FIXED1) & ~0x28ull);
+    assert_int_equal(r->gpr[EMU_RSP], 0x6006);
+    /* real mode, iretd: an EIP above 0xffff is #GP(0) */
+    mode_real(&c);
+    r->gpr[EMU_RSP] = 0x6000;
+    wr(0x6000, 0x10000, 4);
+    CODE_BYTES(0x66, 0xcf);
+    expect_exc(&c, EMU_VEC_GP, 0);
+    /* virtual-8086 mode with IOPL < 3: #GP(0) */
+    mode_real(&c);
+    r->cr0 = EMU_CR0_PE;
+    r->rflags |= EMU_FL_VM;
+    r->cpl = 3;
+    CODE_BYTES(0xcf);
+    expect_exc(&c, EMU_VEC_GP, 0);
+    r->rflags |= EMU_FL_IOPL;                           /* IOPL 3: like real mode, IOPL kept */
+    r->gpr[EMU_RSP] = 0x6000;
+    wr(0x6000, 0x0100, 2);
+    wr(0x6002, 0x0000, 2);
+    wr(0x6004, 0x0001, 2);
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(r->rip, 0x0100);
+    assert_true((r->rflags & EMU_FL_IOPL) == EMU_FL_IOPL && (r->rflags & EMU_FL_VM) && (r->rflags & EMU_FL_CF));
+
+    /* protected mode, CPL 0 -> 3: EIP CS EFLAGS ESP SS, DS (DPL 0) nulled, IOPL and IF loaded */
+    mode32(&c);
+    memset(ram + 0x8000, 0, 0x40);
+    put_desc(1, 0, 0xfffff, 0x9a, 0xc);                 /* 0x08: code DPL 0 */
+    put_desc(2, 0, 0xfffff, 0x92, 0xc);                 /* 0x10: data DPL 0 */
+    put_desc(3, 0, 0xfffff, 0xfa, 0xc);                 /* 0x1b: code DPL 3 */
+    put_desc(4, 0, 0xfffff, 0xf2, 0xc);                 /* 0x23: data DPL 3 */
+    put_desc(5, 0, 0xfffff, 0xfa, 0xa);                 /* 0x2b: 64-bit code DPL 3 */
+    r->gdtr = (struct emu_dtr){ 0x8000, 0x3f };
+    r->seg[EMU_DS].attr = DATA32;                        /* DPL 0 */
+    r->seg[EMU_ES].attr = DATA32 | (3u << EMU_SEG_DPL_SHIFT);
+    r->gpr[EMU_RSP] = 0x6000;
+    const uint32_t frame[5] = { 0x4000, 0x1b, 0x3000 | 0x200 | 0x1, 0x7000, 0x23 };
+    memcpy(ram + 0x6000, frame, sizeof(frame));
+    CODE_BYTES(0xcf);
+    /* RPL < CPL is #GP(sel) first: from CPL 3 to a CPL-0 selector */
+    r->cpl = 3;
+    wr(0x6004, 0x08, 4);
+    expect_exc(&c, EMU_VEC_GP, 0x08);
+    wr(0x6004, 0x1b, 4);
+    r->cpl = 0;
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(r->cpl, 3);
+    assert_int_equal(r->rip, 0x4000);
+    assert_int_equal(r->gpr[EMU_RSP] & 0xffffffff, 0x7000);
+    assert_int_equal(r->seg[EMU_CS].sel, 0x1b);
+    assert_int_equal(r->seg[EMU_SS].sel, 0x23);
+    assert_true(r->seg[EMU_DS].attr & EMU_SEG_UNUSABLE);
+    assert_false(r->seg[EMU_ES].attr & EMU_SEG_UNUSABLE);
+    assert_int_equal(r->rflags & (EMU_FL_IOPL | EMU_FL_IF | EMU_FL_CF), EMU_FL_IOPL | EMU_FL_IF | EMU_FL_CF);
+    assert_int_equal(emu_mode(r), EMU_MODE_PROT32);
+    /* same level: three pops; at CPL 3 with IOPL 0, IOPL and IF stay */
+    r->rflags = EMU_FL_FIXED1;
+    r->rip = CODE;
+    r->gpr[EMU_RSP] = 0x6000;
+    const uint32_t frame3[3] = { 0x4100, 0x1b, 0x3000 | 0x200 | 0x40 };
+    memcpy(ram + 0x6000, frame3, sizeof(frame3));
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(r->rip, 0x4100);
+    assert_int_equal(r->gpr[EMU_RSP], 0x600c);
+    assert_int_equal(r->rflags & (EMU_FL_IOPL | EMU_FL_IF | EMU_FL_ZF), EMU_FL_ZF);
+    /* NT set: a task return, not emulated (#UD); in long mode #GP(0) */
+    r->rip = CODE;
+    r->rflags |= EMU_FL_NT;
+    expect_exc(&c, EMU_VEC_UD, 0);
+
+    /* long mode: iretq from 64-bit CPL 0 to compatibility mode CPL 3 */
+    mode64(&c);
+    memset(ram + 0x8000, 0, 0x40);
+    put_desc(3, 0, 0xfffff, 0xfa, 0xc);
+    put_desc(4, 0, 0xfffff, 0xf2, 0xc);
+    put_desc(5, 0, 0xfffff, 0xfa, 0xa);
+    r->gdtr = (struct emu_dtr){ 0x8000, 0x3f };
+    r->gpr[EMU_RSP] = 0x6000;
+    const uint64_t q[5] = { 0x4000, 0x1b, 0x202, 0x7000, 0x23 };
+    memcpy(ram + 0x6000, q, sizeof(q));
+    CODE_BYTES(0x48, 0xcf);
+    r->rflags |= EMU_FL_NT;
+    expect_exc(&c, EMU_VEC_GP, 0);
+    r->rflags &= ~EMU_FL_NT;
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(emu_mode(r), EMU_MODE_PROT32);
+    assert_int_equal(r->cpl, 3);
+    assert_int_equal(r->gpr[EMU_RSP], 0x7000);
+    assert_int_equal(r->rip, 0x4000);
+    /* to 64-bit CPL 3: a non-canonical RIP is #GP(0); a null SS is refused for CPL 3 */
+    mode64(&c);
+    put_desc(4, 0, 0xfffff, 0xf2, 0xc);
+    put_desc(5, 0, 0xfffff, 0xfa, 0xa);
+    r->gdtr = (struct emu_dtr){ 0x8000, 0x3f };
+    r->gpr[EMU_RSP] = 0x6000;
+    const uint64_t q2[5] = { 0x0000800000000000ull, 0x2b, 0x2, 0x7000, 0x23 };
+    memcpy(ram + 0x6000, q2, sizeof(q2));
+    CODE_BYTES(0x48, 0xcf);
+    expect_exc(&c, EMU_VEC_GP, 0);
+    wr(0x6000, 0x5000, 8);
+    wr(0x6020, 0, 8);
+    expect_exc(&c, EMU_VEC_GP, 0);
+    wr(0x6020, 0x23, 8);
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(emu_mode(r), EMU_MODE_LONG64);
+    assert_int_equal(r->rip, 0x5000);
+    printf("PASS: iret: real mode, vm86 IOPL check, protected outer and same level, NT, long mode to compat and 64-bit\n");
+}
+
+/* --- mul/div edges --- */
+
+static void test_muldiv_edges(void **state)
+{
+    (void)state;
+    struct emu_ctx c;
+    mode64(&c);
+    CODE_BYTES(0x48, 0xf7, 0xf9);                       /* idiv rcx */
+    c.regs.gpr[EMU_RAX] = 0x8000000000000000ull;
+    c.regs.gpr[EMU_RDX] = ~0ull;
+    c.regs.gpr[EMU_RCX] = ~0ull;                         /* -2^63 / -1 */
+    expect_exc(&c, EMU_VEC_DE, 0);
+    assert_false(c.exc.has_error_code);
+    c.regs.gpr[EMU_RCX] = 0;
+    expect_exc(&c, EMU_VEC_DE, 0);
+    c.regs.gpr[EMU_RCX] = 1;                             /* -2^63 / 1 fits */
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(c.regs.gpr[EMU_RAX], 0x8000000000000000ull);
+    /* idiv cl: -256 / 2 = -128 fits, 256 / 2 = 128 does not */
+    mode64(&c);
+    CODE_BYTES(0xf6, 0xf9);
+    c.regs.gpr[EMU_RAX] = 0xff00;
+    c.regs.gpr[EMU_RCX] = 2;
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(c.regs.gpr[EMU_RAX], 0x0080);
+    c.regs.rip = CODE;
+    c.regs.gpr[EMU_RAX] = 0x0100;
+    expect_exc(&c, EMU_VEC_DE, 0);
+    /* div with a divisor in MMIO: read once, then #DE for zero */
+    mode64(&c);
+    CODE_BYTES(0xf7, 0x37);                              /* div dword [rdi] */
+    c.regs.gpr[EMU_RDI] = MMIO_BASE + 0x10;
+    expect_exc(&c, EMU_VEC_DE, 0);
+    assert_int_equal(nmlog, 1);
+    printf("PASS: idiv -2^63/-1 and x/0 raise #DE without an error code; quotient limits; MMIO divisor\n");
+}
+
+/* --- vector moves: state, exceptions, MMIO --- */
+
+static unsigned loads;
+static int load_result;
+
+static int t_load_vec(struct emu_ctx *c)
+{
+    loads++;
+    if (load_result != EMU_OK)
+        return load_result;
+    for (unsigned r = 0; r < 16; r++)
+        memset(c->regs.vec[r].b, 0x10 + r, 32);
+    c->regs.xcr0 = 7;
+    c->regs.vec_valid = true;
+    return EMU_OK;
+}
+
+static void sse_mode(struct emu_ctx *c)
+{
+    mode64(c);
+    c->regs.cr4 |= EMU_CR4_OSFXSR | EMU_CR4_OSXSAVE;
+    c->load_vec = t_load_vec;
+    loads = 0;
+    load_result = EMU_OK;
+}
+
+static void test_vector_state(void **state)
+{
+    (void)state;
+    struct emu_ctx c;
+    /* lazily loaded: the vmm's callback runs once; a load sets vec_dirty */
+    sse_mode(&c);
+    CODE_BYTES(0xf3, 0x0f, 0x6f, 0x0f);                  /* movdqu xmm1, [rdi] */
+    c.regs.gpr[EMU_RDI] = 0x5000;
+    for (unsigned i = 0; i < 16; i++)
+        ram[0x5000 + i] = (uint8_t)(0xa0 + i);
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(loads, 1);
+    assert_true(c.regs.vec_valid && c.regs.vec_dirty);
+    assert_memory_equal(c.regs.vec[1].b, ram + 0x5000, 16);
+    assert_int_equal(c.regs.vec[1].b[16], 0x11);          /* the upper YMM half kept (legacy SSE) */
+    c.regs.rip = CODE;
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(loads, 1);                           /* already valid */
+    /* a store leaves the registers clean */
+    sse_mode(&c);
+    CODE_BYTES(0x66, 0x0f, 0x7f, 0x17);                  /* movdqa [rdi], xmm2 */
+    c.regs.gpr[EMU_RDI] = 0x5000;
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_false(c.regs.vec_dirty);
+    assert_int_equal(ram[0x5000], 0x12);
+    /* misaligned movdqa: #GP(0); the loaded state survives the rollback */
+    sse_mode(&c);
+    CODE_BYTES(0x66, 0x0f, 0x7f, 0x17);
+    c.regs.gpr[EMU_RDI] = 0x5008;
+    expect_exc(&c, EMU_VEC_GP, 0);
+    assert_true(c.regs.vec_valid);
+    /* no state and no callback: #UD; a callback that gives up: EMU_ABORT */
+    sse_mode(&c);
+    CODE_BYTES(0x66, 0x0f, 0x7f, 0x17);
+    c.load_vec = NULL;
+    c.regs.gpr[EMU_RDI] = 0x5000;
+    expect_exc(&c, EMU_VEC_UD, 0);
+    sse_mode(&c);
+    CODE_BYTES(0x66, 0x0f, 0x7f, 0x17);
+    load_result = EMU_ABORT;
+    assert_int_equal(emulate_one(&c), EMU_ABORT);
+    assert_int_equal(c.regs.rip, CODE);
+    /* CR0.EM or CR4.OSFXSR clear: #UD; CR0.TS: #NM */
+    sse_mode(&c);
+    CODE_BYTES(0x66, 0x0f, 0x7f, 0x17);
+    c.regs.cr0 |= EMU_CR0_EM;
+    expect_exc(&c, EMU_VEC_UD, 0);
+    c.regs.cr0 &= ~EMU_CR0_EM;
+    c.regs.cr4 &= ~EMU_CR4_OSFXSR;
+    expect_exc(&c, EMU_VEC_UD, 0);
+    c.regs.cr4 |= EMU_CR4_OSFXSR;
+    c.regs.cr0 |= EMU_CR0_TS;
+    expect_exc(&c, EMU_VEC_NM, 0);
+    /* VEX: CR4.OSXSAVE and XCR0 SSE+AVX needed; VEX.128 zeroes the upper half */
+    sse_mode(&c);
+    CODE_BYTES(0xc5, 0xfa, 0x6f, 0x1f);                  /* vmovdqu xmm3, [rdi] */
+    c.regs.gpr[EMU_RDI] = 0x5000;
+    c.regs.cr4 &= ~EMU_CR4_OSXSAVE;
+    expect_exc(&c, EMU_VEC_UD, 0);
+    c.regs.cr4 |= EMU_CR4_OSXSAVE;
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_memory_equal(c.regs.vec[3].b, ram + 0x5000, 16);
+    for (unsigned i = 16; i < 32; i++)
+        assert_int_equal(c.regs.vec[3].b[i], 0);
+    c.regs.rip = CODE;
+    c.regs.xcr0 = 3;
+    expect_exc(&c, EMU_VEC_UD, 0);
+    printf("PASS: vector state: lazy load once, dirty only on register writes, #GP alignment, #UD/#NM rules, VEX upper zeroing\n");
+}
+
+static void test_vector_mmio(void **state)
+{
+    (void)state;
+    struct emu_ctx c;
+    /* movdqu xmm0, [mmio + 0xff8]: two pages, 8 + 8 */
+    sse_mode(&c);
+    CODE_BYTES(0xf3, 0x0f, 0x6f, 0x07);
+    c.regs.gpr[EMU_RDI] = MMIO_BASE + 0xff8;
+    for (unsigned i = 0; i < 16; i++)
+        mmio[0xff8 + i] = (uint8_t)i;
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(nmlog, 2);
+    assert_true(mlog[0].gpa == MMIO_BASE + 0xff8 && mlog[0].width == 8 && !mlog[0].write);
+    assert_true(mlog[1].gpa == MMIO_BASE + 0x1000 && mlog[1].width == 8);
+    assert_memory_equal(c.regs.vec[0].b, mmio + 0xff8, 16);
+    /* vmovdqu [mmio + 0xffc], ymm1: 4 on the first page, 8+8+8+4 on the second */
+    sse_mode(&c);
+    CODE_BYTES(0xc5, 0xfe, 0x7f, 0x0f);
+    c.regs.gpr[EMU_RDI] = MMIO_BASE + 0xffc;
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_int_equal(nmlog, 5);
+    static const unsigned w[5] = { 4, 8, 8, 8, 4 };
+    for (unsigned i = 0; i < 5; i++)
+        assert_true(mlog[i].write && mlog[i].width == w[i]);
+    for (unsigned i = 0; i < 32; i++)
+        assert_int_equal(mmio[0xffc + i], 0x11);
+    /* movq [mmio], xmm2 (66 0f d6): one 8-byte write; movd eax, xmm2 needs no memory */
+    sse_mode(&c);
+    CODE_BYTES(0x66, 0x0f, 0xd6, 0x17);
+    c.regs.gpr[EMU_RDI] = MMIO_BASE + 0x40;
+    assert_int_equal(emulate_one(&c), EMU_OK);
+    assert_true(nmlog == 1 && mlog[0].width == 8 && mlog[0].val == 0x1212121212121212ull);
+    printf("PASS: vector moves on MMIO: 16 and 32 bytes split into 8-byte accesses at page boundaries\n");
+}
+
 static void test_real_mode_memory(void **state)
 {
     (void)state;
@@ -684,6 +1063,11 @@ int main(void)
         cmocka_unit_test(test_mmio),
         cmocka_unit_test(test_mode_transitions),
         cmocka_unit_test(test_real_mode_memory),
+        cmocka_unit_test(test_call_ret_modes),
+        cmocka_unit_test(test_iret_modes),
+        cmocka_unit_test(test_muldiv_edges),
+        cmocka_unit_test(test_vector_state),
+        cmocka_unit_test(test_vector_mmio),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -958,6 +958,6 @@ int main(void)
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     printf("INFO: instances where the CPU trapped (#DE/#GP) and the emulator had to as well: %u\n", h_traps);
-    printf("INFO: native runs repeated after a spurious #UD from the host: %u\n", h_spurious_ud);
+    printf("INFO: native runs repeated after a spurious trap from the host: %u\n", h_spurious_ud);
     return failed;
 }
