@@ -474,10 +474,10 @@ bool h_check(const struct tc *t)
     }
     const uint8_t *vout = H.code + DATA_OFF + D_VOUT;
     for (unsigned r = 0; r < 16; r++) {
-        if (memcmp(ctx.regs.vec[r].b, vout + r * 32, 32) != 0) {
+        if (memcmp(ctx.regs.vec[r].b, vout + (size_t)r * 32, 32) != 0) {
             uint64_t e[4], c[4];
             memcpy(e, ctx.regs.vec[r].b, 32);
-            memcpy(c, vout + r * 32, 32);
+            memcpy(c, vout + (size_t)r * 32, 32);
             snprintf(why, sizeof(why), "ymm%u: emulated %016" PRIx64 "_%016" PRIx64 "_%016" PRIx64 "_%016" PRIx64
                      ", cpu %016" PRIx64 "_%016" PRIx64 "_%016" PRIx64 "_%016" PRIx64,
                      r, e[3], e[2], e[1], e[0], c[3], c[2], c[1], c[0]);

@@ -893,7 +893,7 @@ static int t_load_vec(struct emu_ctx *c)
     if (load_result != EMU_OK)
         return load_result;
     for (unsigned r = 0; r < 16; r++)
-        memset(c->regs.vec[r].b, 0x10 + r, 32);
+        memset(c->regs.vec[r].b, (int)(0x10 + r), 32);
     c->regs.xcr0 = 7;
     c->regs.vec_valid = true;
     return EMU_OK;

@@ -822,7 +822,7 @@ static void gen_branch(struct tc *t)
         uint64_t fl = h_rand_flags() | EMU_FL_IF, nrsp = q ? (h_rand() & 0x00007ffffffffff8ull) : (h_rand() & 0xfffffff8ull);
         const uint64_t frame[5] = { t->rip_to, 0x33, fl, nrsp, 0x2b };
         for (unsigned i = 0; i < 5; i++)
-            put_both(t->gpr[4] + i * w, frame[i], w);
+            put_both(t->gpr[4] + (uint64_t)i * w, frame[i], w);
         break;
     }
     }

@@ -35,12 +35,13 @@ static int iret_real(struct emu_ctx *ctx, const struct emu_insn *insn, bool v86)
     struct emu_regs *r = &ctx->regs;
     unsigned osz = insn->opsize;
     uint64_t sm = emu_size_mask(insn->stacksize), sp = r->gpr[EMU_RSP], v[3];
-    int rc;
     if (v86 && (r->rflags & EMU_FL_IOPL) != EMU_FL_IOPL)
         return gp(ctx, 0);
-    for (unsigned i = 0; i < 3; i++)
-        if ((rc = emu_read(ctx, (struct emu_addr){ EMU_SS, (sp + i * osz) & sm }, osz, &v[i])) != EMU_OK)
+    for (unsigned i = 0; i < 3; i++) {
+        int rc = emu_read(ctx, (struct emu_addr){ EMU_SS, (sp + i * osz) & sm }, osz, &v[i]);
+        if (rc != EMU_OK)
             return rc;
+    }
     if (v[0] > 0xffff || v[0] > r->seg[EMU_CS].limit)
         return gp(ctx, 0);
     r->rflags = new_flags(ctx, v[2], osz, v86 ? 3 : 0, true);

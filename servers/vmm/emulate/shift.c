@@ -159,7 +159,6 @@ int emu_exec_shift(struct emu_ctx *ctx, const struct emu_insn *insn)
     struct shift_arg a = { .op = insn->op, .size = size, .flags_in = ctx->regs.rflags };
     uint64_t cnt = co->kind == OPND_IMM ? co->imm : emu_get_reg(ctx, EMU_RCX, false, 1);
     uint64_t old = 0, nv = 0;
-    int rc;
 
     if (insn->nopnd < 2 || (co->kind != OPND_IMM && co->kind != OPND_REG))
         return emu_raise(ctx, EMU_VEC_UD, false, 0);
@@ -167,7 +166,8 @@ int emu_exec_shift(struct emu_ctx *ctx, const struct emu_insn *insn)
     if (insn->op == OP_SHLD || insn->op == OP_SHRD)
         a.src = emu_get_reg(ctx, insn->o[1].reg, insn->o[1].high8, size);
     if (d->kind == OPND_MEM) {
-        if ((rc = emu_rmw(ctx, emu_ea(ctx, insn, d), size, false, shift_fn, &a, &old)) != EMU_OK)
+        int rc = emu_rmw(ctx, emu_ea(ctx, insn, d), size, false, shift_fn, &a, &old);
+        if (rc != EMU_OK)
             return rc;
     } else if (d->kind == OPND_REG) {
         old = emu_get_reg(ctx, d->reg, d->high8, size);
