@@ -4,6 +4,8 @@
 #include "emu_harness.h"
 
 #include <asm/prctl.h>
+#include <assert.h>
+#include <cpuid.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <ucontext.h>
@@ -108,11 +110,11 @@ static void exmm_store(unsigned r, const uint8_t *target)
 static void evec_store_all(uint8_t *target)
 {
     for (unsigned r = 0; r < 16; r++)
-        exmm_store(r, target + r * 32);
+        exmm_store(r, target + (size_t)r * 32);
     for (unsigned r = 0; r < 16; r++) {
         uint8_t rb = r < 8 ? 0xe3 : 0x43;   /* R, X, B inverted (X unused), map 0F3A */
         e8(0xc4); e8(rb); e8(0x7d); e8(0x19); e8((uint8_t)(0xc0 | ((r & 7) << 3) | (r & 7))); e8(1);
-        exmm_store(r, target + r * 32 + 16);
+        exmm_store(r, target + (size_t)r * 32 + 16);
     }
 }
 
@@ -166,7 +168,9 @@ void h_init(uint64_t seed)
             perror("emu_harness: mmap");
             exit(1);
         }
-        if (!__builtin_cpu_supports("avx") || !__builtin_cpu_supports("movbe")) {
+        unsigned a = 0, b = 0, cx = 0, dx = 0;
+        __get_cpuid(1, &a, &b, &cx, &dx);
+        if (!__builtin_cpu_supports("avx") || !(cx & (1u << 22))) {   /* CPUID.1:ECX.MOVBE */
             printf("emu_harness: this host has no AVX or MOVBE: the native comparisons need both\n");
             exit(1);
         }
@@ -360,6 +364,7 @@ unsigned h_spurious_ud, h_traps;
 static bool run_native(const struct tc *t, uint8_t *hole)
 {
     uint64_t *d = (uint64_t *)(void *)(H.code + DATA_OFF);
+    assert(H.nat != NULL && H.emu != NULL);   /* h_init() ran */
     for (volatile unsigned attempt = 0;; attempt++) {
         memset(H.slot, 0x90, SLOT_LEN);
         memcpy(H.slot, t->b, t->n);

@@ -38,7 +38,7 @@ static int iret_real(struct emu_ctx *ctx, const struct emu_insn *insn, bool v86)
     if (v86 && (r->rflags & EMU_FL_IOPL) != EMU_FL_IOPL)
         return gp(ctx, 0);
     for (unsigned i = 0; i < 3; i++) {
-        int rc = emu_read(ctx, (struct emu_addr){ EMU_SS, (sp + i * osz) & sm }, osz, &v[i]);
+        int rc = emu_read(ctx, (struct emu_addr){ EMU_SS, (sp + (uint64_t)i * osz) & sm }, osz, &v[i]);
         if (rc != EMU_OK)
             return rc;
     }
@@ -48,7 +48,7 @@ static int iret_real(struct emu_ctx *ctx, const struct emu_insn *insn, bool v86)
     r->seg[EMU_CS].sel = (uint16_t)v[1];
     r->seg[EMU_CS].base = (uint64_t)(uint16_t)v[1] << 4;
     r->rip = v[0];
-    r->gpr[EMU_RSP] = (sp & ~sm) | ((sp + 3 * osz) & sm);
+    r->gpr[EMU_RSP] = (sp & ~sm) | ((sp + 3ull * osz) & sm);
     return EMU_OK;
 }
 
@@ -105,7 +105,7 @@ static int iret_prot(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_
     if (r->rflags & EMU_FL_NT)
         return lma ? gp(ctx, 0) : emu_raise(ctx, EMU_VEC_UD, false, 0);   /* task return: not emulated */
     for (unsigned i = 0; i < 3; i++)
-        if ((rc = emu_read(ctx, (struct emu_addr){ EMU_SS, (sp + i * osz) & sm }, osz, &v[i])) != EMU_OK)
+        if ((rc = emu_read(ctx, (struct emu_addr){ EMU_SS, (sp + (uint64_t)i * osz) & sm }, osz, &v[i])) != EMU_OK)
             return rc;
     if (!lma && osz == 4 && (v[2] & EMU_FL_VM) && cpl == 0)
         return emu_raise(ctx, EMU_VEC_UD, false, 0);   /* return to virtual-8086 mode: not emulated */
@@ -131,7 +131,7 @@ static int iret_prot(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_
     struct emu_seg ss = r->seg[EMU_SS];
     if (outer) {
         for (unsigned i = 3; i < 5; i++)
-            if ((rc = emu_read(ctx, (struct emu_addr){ EMU_SS, (sp + i * osz) & sm }, osz, &v[i])) != EMU_OK)
+            if ((rc = emu_read(ctx, (struct emu_addr){ EMU_SS, (sp + (uint64_t)i * osz) & sm }, osz, &v[i])) != EMU_OK)
                 return rc;
         if ((rc = load_ss(ctx, (uint16_t)v[4], rpl, to64, &ss)) != EMU_OK)
             return rc;
@@ -152,7 +152,7 @@ static int iret_prot(struct emu_ctx *ctx, const struct emu_insn *insn, enum emu_
         if (rpl > cpl)
             null_inaccessible(r);
     } else {
-        r->gpr[EMU_RSP] = (sp & ~sm) | ((sp + 3 * osz) & sm);
+        r->gpr[EMU_RSP] = (sp & ~sm) | ((sp + 3ull * osz) & sm);
     }
     return EMU_OK;
 }
