@@ -37,4 +37,9 @@
 #define GUEST_EXIT_VALUE 0x10           /* bare QEMU exits with status 33 */
 #define GUEST_PAGING_HOSTILE_GPA 0x3ff00000ull  /* a guest page table outside guest memory */
 
+/* guest_pfbench: the page-fault-heavy benchmark guest, same hand-off and ports as
+ * guest_paging (loaded at GUEST_PAGING_LOAD, entered at GUEST_PAGING_ENTRY). */
+#define GUEST_PFBENCH_POOL 0x200000     /* its data frames: [POOL, END) */
+#define GUEST_PFBENCH_END 0x480000      /* the vmm backs guest-physical [0, this) */
+
 #endif

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* pagingtest: root task that runs guest_paging in a VM, nested or shadow as its "vmmode" module says. */
+/* pagingtest: root task that runs guest_paging or guest_pfbench in a VM, nested or shadow as its "vmmode" module says. */
 #include "hvu.h"
 #include "hvu_vm.h"
 
@@ -12,11 +12,13 @@
  * PASS/FAIL lines become checks; its "TABLE:" line is echoed for the bare-vs-VM
  * comparison test; its last act (a page table outside guest memory) must end in a
  * GPA exit at that address, after which the vmm stops only that VM.
+ * With a boot module "guest_pfbench" instead, it runs that benchmark guest (more guest
+ * memory, its "PFBENCH" line echoed, an ordinary end at the exit port, a SchedContext
+ * whose budget is its whole period so the vCPU never idles in a timed run).
  */
 
 #define PAGE 4096ull
 #define VM_VA 0x0000600000000000ull
-#define GUEST_GFNS (GUEST_PAGING_END / PAGE)
 #define VCPU_BITS 20u           /* 1 MiB: backend pages, shadow state, ~240 shadow tables */
 #define GM_BITS 16u
 #define VCPU_PRIORITY 100u
@@ -32,6 +34,17 @@ static const struct hv_bootinfo *boot;
 static uint64_t fault_ep, reply_obj;
 static unsigned guest_passes, guest_fails;
 static bool guest_summary_seen;
+
+/* What runs: guest_paging (the default) or guest_pfbench. */
+struct guest_kind {
+    const char *module;
+    uint64_t end;               /* guest-physical [0, end) is backed */
+    bool hostile_end;           /* ends in a GPA exit at GUEST_PAGING_HOSTILE_GPA */
+    uint64_t budget_us, period_us;
+};
+static const struct guest_kind paging_guest = { "guest_paging", GUEST_PAGING_END, true, 5000, 10000 };
+static const struct guest_kind pfbench_guest = { "guest_pfbench", GUEST_PFBENCH_END, false, 10000, 10000 };
+static const struct guest_kind *guest = &paging_guest;
 
 static uint64_t inv(uint64_t cap, uint64_t label, unsigned n, const uint64_t *args)
 {
@@ -58,7 +71,7 @@ static void guest_line(const char *line)
     } else if (starts_with(line, "SUMMARY: ")) {
         guest_summary_seen = true;
         hvu_printf("guest %s\n", line);
-    } else if (starts_with(line, "TABLE: ")) {
+    } else if (starts_with(line, "TABLE: ") || starts_with(line, "PFBENCH ")) {
         hvu_printf("%s\n", line);   /* compared with the bare run's line */
     } else {
         hvu_printf("guest: %s\n", line);
@@ -71,7 +84,7 @@ static uint64_t make_vm(uint64_t mode, uint64_t *vcpu_out, uint64_t *tcb_out, ui
     uint64_t gm = hvu_retype(HV_OBJ_GUEST_MEMORY, GM_BITS, &err);
     if (gm == 0)
         return err;
-    for (uint64_t gfn = 0; gfn < GUEST_GFNS; gfn++) {
+    for (uint64_t gfn = 0; gfn < guest->end / PAGE; gfn++) {
         uint64_t f = hvu_retype(HV_OBJ_FRAME, 0, &err);
         if (f == 0)
             return err;
@@ -86,9 +99,9 @@ static uint64_t make_vm(uint64_t mode, uint64_t *vcpu_out, uint64_t *tcb_out, ui
     }
     const uint8_t *bytes;
     uint64_t size;
-    if ((err = hvu_map_module(boot, "guest_paging", &bytes, &size)) != HV_OK)
+    if ((err = hvu_map_module(boot, guest->module, &bytes, &size)) != HV_OK)
         return err;
-    if (GUEST_PAGING_LOAD + size > GUEST_PAGING_END)
+    if (GUEST_PAGING_LOAD + size > guest->end)
         return HV_ERR_RANGE;
     memcpy((void *)(uintptr_t)(VM_VA + GUEST_PAGING_LOAD), bytes, size);
 
@@ -165,7 +178,7 @@ static void run(uint64_t mode)
     if (err != HV_OK)
         return;
     uint64_t sc = hvu_retype(HV_OBJ_SCHED_CONTEXT, 0, &err);
-    (void)inv(sc, HV_INV_SC_CONFIGURE, 3, (uint64_t[]){ 5000, 10000, 0 });
+    (void)inv(sc, HV_INV_SC_CONFIGURE, 3, (uint64_t[]){ guest->budget_us, guest->period_us, 0 });
     (void)inv(sc, HV_INV_SC_BIND, 1, (uint64_t[]){ tcb });
     err = inv(tcb, HV_INV_TCB_RESUME, 0, NULL);
     hvu_check(err == HV_OK, "vmm.paging_vm_started", "err %lu", err);
@@ -197,7 +210,11 @@ static void run(uint64_t mode)
                     line[len++] = c;
                 }
             } else if (port == GUEST_PORT_EXIT && !(q & HV_IO_IN)) {
-                hvu_check(false, "vmm.paging_hostile_table_exit", "the guest finished without a GPA exit");
+                if (guest->hostile_end)
+                    hvu_check(false, "vmm.paging_hostile_table_exit", "the guest finished without a GPA exit");
+                else
+                    hvu_check((s->rax & 0xff) == GUEST_EXIT_VALUE, "vmm.paging_guest_exit", "value 0x%lx",
+                              s->rax & 0xff);
                 finished = true;
             } else {
                 hvu_check(false, "vmm.paging_io_port", "qual 0x%lx", q);
@@ -229,7 +246,7 @@ static void run(uint64_t mode)
             break;
         case HV_EXIT_GPA:
             /* The hostile table: only this VM stops. */
-            hostile_gpa = (m.w[2] & ~(PAGE - 1)) == GUEST_PAGING_HOSTILE_GPA;
+            hostile_gpa = guest->hostile_end && (m.w[2] & ~(PAGE - 1)) == GUEST_PAGING_HOSTILE_GPA;
             hvu_check(hostile_gpa, "vmm.paging_hostile_table_gpa_exit", "gpa 0x%lx access 0x%lx", m.w[2], q);
             finished = true;
             break;
@@ -240,7 +257,8 @@ static void run(uint64_t mode)
         }
         reply(finished ? HV_FAULT_STOP : HV_VCPU_REPLY_RESUME, mtd);
     }
-    hvu_check(guest_summary_seen && guest_fails == 0 && guest_passes >= 10, "vmm.paging_guest_ran",
+    hvu_check(guest_summary_seen && guest_fails == 0 && guest_passes >= (guest->hostile_end ? 10u : 2u),
+              "vmm.paging_guest_ran",
               "summary %d passes %u fails %u exits %u", guest_summary_seen, guest_passes, guest_fails, exits);
     /* The stopped VM can be inspected; the core goes on. */
     struct hv_vcpu_state st;
@@ -248,7 +266,7 @@ static void run(uint64_t mode)
     hvu_check(err == HV_OK && (st.efer & (1u << 10)) && (st.cr0 & 0x80000000u), "vmm.paging_vm_stopped_state",
               "err %lu efer 0x%lx cr0 0x%lx", err, st.efer, st.cr0);
     if (mode == HV_VCPU_MODE_SHADOW)
-        hvu_check(st.cr3 != 0 && st.cr3 < GUEST_PAGING_END, "vmm.paging_shadow_guest_cr3",
+        hvu_check(st.cr3 != 0 && st.cr3 < guest->end, "vmm.paging_shadow_guest_cr3",
                   "cr3 0x%lx (the guest's, not the shadow root)", st.cr3);
 }
 
@@ -266,7 +284,9 @@ void user_main(const struct hv_bootinfo *bi)
     uint64_t mode = HV_VCPU_MODE_NESTED;
     if (hvu_map_module(bi, "vmmode", &bytes, &size) == HV_OK && size >= 6 && memcmp(bytes, "shadow", 6) == 0)
         mode = HV_VCPU_MODE_SHADOW;
-    hvu_printf("pagingtest: guest_paging in %s mode\n", mode == HV_VCPU_MODE_SHADOW ? "shadow" : "nested");
+    if (hvu_map_module(bi, pfbench_guest.module, &bytes, &size) == HV_OK)
+        guest = &pfbench_guest;
+    hvu_printf("pagingtest: %s in %s mode\n", guest->module, mode == HV_VCPU_MODE_SHADOW ? "shadow" : "nested");
     run(mode);
     hvu_finish();
 }
