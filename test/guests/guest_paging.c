@@ -14,7 +14,9 @@
  * PTE change without INVLPG (either result accepted; honoured after INVLPG and after
  * a CR3 reload). Every deterministic result goes into a table whose checksum is
  * printed ("TABLE: ..."): the test compares the line from the bare run with the VM's.
- * Not covered yet: 32-bit paging (4 KiB / 4 MiB pages) and PAE paging.
+ * More unflushed changes (not present -> present, R/W up and down), a 2 MiB leaf
+ * replaced by a table, and global pages with CR4.PGE: invlpg_more(). The legacy formats
+ * get the same checks in guest_paging32.c.
  */
 
 #define PTE_P 0x1ull
@@ -23,6 +25,8 @@
 #define PTE_A 0x20ull
 #define PTE_D 0x40ull
 #define PTE_PS 0x80ull
+#define PTE_G 0x100ull
+#define CR4_PGE 0x80ull
 #define PTE_XD (1ull << 63)
 #define PTE_TABLE (PTE_P | PTE_RW | PTE_US)
 #define PFEC_P 1u
@@ -64,6 +68,7 @@ static uint64_t pt_z2[512] __attribute__((aligned(4096)));
 static uint8_t target[4096] __attribute__((aligned(4096))) = { 0xc3 };  /* RET */
 static uint8_t page1[4096] __attribute__((aligned(4096))) = { 0x11 };
 static uint8_t page2[4096] __attribute__((aligned(4096))) = { 0x22 };
+static uint64_t pt_big[512] __attribute__((aligned(4096)));    /* replaces the 2 MiB leaf pd_4k[1] */
 static uint64_t idt[256 * 2] __attribute__((aligned(16)));
 
 static unsigned tests, failures;
@@ -170,6 +175,11 @@ static inline uint64_t read_cr4(void)
     uint64_t v;
     __asm__ volatile("mov %%cr4, %0" : "=r"(v));
     return v;
+}
+
+static inline void write_cr4(uint64_t v)
+{
+    __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory");
 }
 
 static bool have_gbpages(void)
@@ -357,6 +367,112 @@ static void invlpg_semantics(void)
           last_ec, (uint64_t)f4);
 }
 
+/* The byte read, or 0x100 | error code (| 0x8000 if not a #PF at a). */
+static uint32_t read_at(uint64_t a)
+{
+    last_vec = 0;
+    if (!probe_read(a))
+        return (uint32_t)last_value & 0xffu;
+    return 0x100u | (uint32_t)last_ec | (last_vec != 14 || last_cr2 != a ? 0x8000u : 0);
+}
+
+/* 0, or 0x100 | error code (| 0x8000 if not a #PF at a). */
+static uint32_t write_at(uint64_t a)
+{
+    last_vec = 0;
+    if (!probe_write(a))
+        return 0;
+    return 0x100u | (uint32_t)last_ec | (last_vec != 14 || last_cr2 != a ? 0x8000u : 0);
+}
+
+/*
+ * What invlpg_semantics leaves out, checked only as far as the SDM guarantees (4.10.4):
+ * a not-present -> present or read-only -> writable change may fault once (the fault
+ * invalidates the address, so the retry must succeed); a writable -> read-only change may
+ * keep writing until INVLPG; a 2 MiB leaf replaced by a table is seen after INVLPG and
+ * back after a CR3 reload; a global translation may outlive a CR3 load (printed, not
+ * checked), not INVLPG nor a change of CR4.PGE.
+ */
+static void invlpg_more(void)
+{
+    const uint64_t w = 3 * GB + 0x2000, e2 = pa(page2) | PTE_TABLE;   /* pt_4k[2] */
+    const uint32_t wfault = 0x100u | PFEC_P | PFEC_W;
+    pt_4k[2] = 0;
+    invlpg(w);
+    uint32_t r0 = read_at(w);
+    pt_4k[2] = e2;                          /* not present -> present, no INVLPG */
+    uint32_t r1 = read_at(w);
+    uint32_t r2 = r1 >= 0x100 ? read_at(w) : r1;
+    record(r0 | r2 << 16);
+    check(r0 == 0x100 && (r1 == 0x22 || r1 == 0x100) && r2 == 0x22, "paging.4level_present_unflushed_after_fault",
+          "reads", r0 | (uint64_t)r1 << 16, r2);
+
+    pt_4k[2] = e2 & ~PTE_RW;
+    invlpg(w);
+    uint32_t w0 = write_at(w + 64);
+    pt_4k[2] = e2;                          /* read-only -> writable, no INVLPG */
+    uint32_t w1 = write_at(w + 64);
+    uint32_t w2 = w1 ? write_at(w + 64) : w1;
+    pt_4k[2] = e2 & ~PTE_RW;                /* writable -> read-only, no INVLPG */
+    uint32_t w3 = write_at(w + 64);
+    invlpg(w);
+    uint32_t w4 = write_at(w + 64);
+    record(w0 | w2 << 16);
+    record(w4);
+    check(w0 == wfault && (w1 == 0 || w1 == wfault) && w2 == 0, "paging.4level_rw_upgrade_unflushed", "writes",
+          w0 | (uint64_t)w1 << 16, w2);
+    check((w3 == 0 || w3 == wfault) && w4 == wfault, "paging.4level_rw_downgrade_invlpg", "writes", w3, w4);
+    pt_4k[2] = 0;
+    invlpg(w);
+
+    /* pd_4k[1]: gva 3 GiB + 2 MiB, a 2 MiB leaf at gpa 0 or pt_big (page2 at page1's offset). */
+    const uint64_t z = 3 * GB + (2ull << 20) + pa(page1);
+    pt_big[(pa(page1) >> 12) & 511] = e2;
+    pd_4k[1] = PTE_PS | PTE_TABLE;
+    invlpg(z);
+    uint32_t l0 = read_at(z);
+    pd_4k[1] = pa(pt_big) | PTE_TABLE;      /* no INVLPG */
+    uint32_t l1 = read_at(z);
+    invlpg(z);
+    uint32_t l2 = read_at(z);
+    pd_4k[1] = PTE_PS | PTE_TABLE;          /* no INVLPG, CR3 reload */
+    write_cr3(read_cr3());
+    uint32_t l3 = read_at(z);
+    pd_4k[1] = 0;
+    invlpg(z);
+    uint32_t l4 = read_at(z);
+    record(l0 | l2 << 8 | l3 << 16);
+    record(l4);
+    check(l0 == 0x11 && (l1 == 0x11 || l1 == 0x22) && l2 == 0x22 && l3 == 0x11 && l4 == 0x100,
+          "paging.4level_large_invlpg_honoured", "reads", l0 | l1 << 8 | l2 << 16 | (uint64_t)l3 << 24, l4);
+
+    /* Global pages: pt_4k[3]. */
+    const uint64_t g = 3 * GB + 0x3000, cr4 = read_cr4();
+    write_cr4(cr4 | CR4_PGE);
+    pt_4k[3] = pa(page1) | PTE_G | PTE_TABLE;
+    invlpg(g);
+    uint32_t g0 = read_at(g);
+    pt_4k[3] = pa(page2) | PTE_G | PTE_TABLE;
+    write_cr3(read_cr3());
+    uint32_t g1 = read_at(g);
+    puts_("info: global read after CR3 reload gave 0x");
+    puthex(g1);
+    putc_('\n');
+    invlpg(g);
+    uint32_t g2 = read_at(g);
+    pt_4k[3] = pa(page1) | PTE_G | PTE_TABLE;
+    write_cr4(cr4);
+    write_cr4(cr4 | CR4_PGE);
+    uint32_t g3 = read_at(g);
+    write_cr4(cr4);
+    pt_4k[3] = 0;
+    invlpg(g);
+    record(g0 | g2 << 8 | g3 << 16);
+    check(g0 == 0x11 && (g1 == 0x11 || g1 == 0x22) && g2 == 0x22, "paging.4level_global_invlpg_honoured", "reads",
+          g0 | g1 << 8 | g2 << 16, 0x221111);
+    check(g3 == 0x11, "paging.4level_global_pge_toggle_flushes", "read", g3, 0x11);
+}
+
 void paging_main(void)
 {
     const struct tally *legacy = (const struct tally *)(uintptr_t)tally32;
@@ -381,6 +497,7 @@ void paging_main(void)
     }
     cr3_switching();
     invlpg_semantics();
+    invlpg_more();
 
     /* A table that maps itself: pml4_a[2] -> pml4_a, read as a page at 1 TiB + 0. */
     pml4_a[2] = pa(pml4_a) | PTE_P | PTE_RW;
