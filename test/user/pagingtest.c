@@ -72,7 +72,7 @@ static void guest_line(const char *line)
         guest_summary_seen = true;
         hvu_printf("guest %s\n", line);
     } else if (starts_with(line, "TABLE: ") || starts_with(line, "PFBENCH ")) {
-        hvu_printf("%s\n", line);   /* compared with the bare run's line */
+        hvu_printf("%s\n", line);   /* TABLE: compared with the bare run's; PFBENCH: read by scripts/bench */
     } else {
         hvu_printf("guest: %s\n", line);
     }
