@@ -167,10 +167,9 @@ static void check_errors(void)
     hvu_check(err == HV_ERR_INVALID_ARGUMENT, "vcpu.set_gm_bad_mode", "err %lu", err);
     args[1] = HV_VCPU_MODE_SHADOW;
     err = inv(v, HV_INV_VCPU_SET_GUEST_MEMORY, 2, args);
-    /* SVM: a minimum-size VCPU has no room for the shadow state and SHADOW_POOL_MIN
-     * tables; VMX has no shadow mode yet. */
-    hvu_check(err == HV_ERR_NOT_ENOUGH_MEMORY || err == HV_ERR_NOT_SUPPORTED, "vcpu.set_gm_shadow_refused",
-              "err %lu", err);
+    /* Both backends offer shadow mode, but a minimum-size VCPU has no room for the
+     * shadow state and SHADOW_POOL_MIN tables. */
+    hvu_check(err == HV_ERR_NOT_ENOUGH_MEMORY, "vcpu.set_gm_shadow_refused", "err %lu", err);
     args[0] = gm_ro; args[1] = HV_VCPU_MODE_NESTED;
     err = inv(v, HV_INV_VCPU_SET_GUEST_MEMORY, 2, args);
     hvu_check(err == HV_ERR_INSUFFICIENT_RIGHTS, "vcpu.set_gm_needs_write", "err %lu", err);

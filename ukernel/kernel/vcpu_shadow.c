@@ -149,7 +149,7 @@ static void load_hw(struct vcpu *v, struct vcpu_shadow *sh)
     uint64_t cr4 = (r->cr4 | CR4_PAE) & ~CR4_PGE;
     uint64_t efer = (r->efer & ~(EFER_LME | EFER_LMA)) | EFER_NXE | (lma ? EFER_LME | EFER_LMA : 0);
     kassert(shadow_root_pae(&sh->s) == !lma);
-    vcpu_arch_shadow_load(&v->arch, cr0, cr4, efer);
+    vcpu_arch_shadow_load(&v->arch, cr0, cr4, efer, r->cr0, r->cr4);
     vcpu_arch_set_shadow_root(&v->arch, shadow_root_hpa(&sh->s));
 }
 

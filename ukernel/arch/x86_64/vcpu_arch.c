@@ -115,10 +115,11 @@ void vcpu_arch_shadow_mode(struct vcpu_arch *v, bool on)
     backend->shadow_mode(v, on);
 }
 
-void vcpu_arch_shadow_load(struct vcpu_arch *v, uint64_t cr0, uint64_t cr4, uint64_t efer)
+void vcpu_arch_shadow_load(struct vcpu_arch *v, uint64_t cr0, uint64_t cr4, uint64_t efer,
+                           uint64_t guest_cr0, uint64_t guest_cr4)
 {
     kassert(vcpu_arch_shadow_supported());
-    backend->shadow_load(v, cr0, cr4, efer);
+    backend->shadow_load(v, cr0, cr4, efer, guest_cr0, guest_cr4);
 }
 
 void vcpu_arch_flush_tlb_gva(struct vcpu_arch *v, uint64_t gva)

@@ -72,7 +72,8 @@ struct vcpu_arch_ops {
     void (*release)(struct vcpu_arch *v);
     /* Shadow paging (kernel/vcpu_shadow.c); all NULL: the backend refuses shadow mode. */
     void (*shadow_mode)(struct vcpu_arch *v, bool on);
-    void (*shadow_load)(struct vcpu_arch *v, uint64_t cr0, uint64_t cr4, uint64_t efer);
+    void (*shadow_load)(struct vcpu_arch *v, uint64_t cr0, uint64_t cr4, uint64_t efer,
+                        uint64_t guest_cr0, uint64_t guest_cr4);
     void (*flush_tlb_gva)(struct vcpu_arch *v, uint64_t gva);
     void (*inject_exception)(struct vcpu_arch *v, unsigned vector, bool has_error,
                              uint32_t error_code, uint64_t cr2);
@@ -145,26 +146,35 @@ void vcpu_arch_release(struct vcpu_arch *v);
  *  shadow_mode(on):  nested paging off, and these exits on: guest #PF is NOT set here
  *       (the core ORs vector 14 into set_exception_intercepts itself); reads and writes
  *       of CR0, CR3 and CR4 (including CLTS/LMSW), INVLPG, and RDMSR/WRMSR of EFER
- *       (SVM: every MSR exits already). Exits are normalized as HV_EXIT_CR_ACCESS
- *       (qualification = CR number | HV_CR_WRITE) and HV_EXIT_INVLPG; the core decodes
- *       the instruction from guest memory (it uses no decode assists, so a backend
- *       need not provide them). shadow_mode(off): those intercepts off again (the core
- *       then rewrites the guest-visible CRs with state_write and sets a nested root).
- *       VMX: CR0/CR4 guest/host masks covering every bit, read shadows = the guest
- *       values (so MOV from CR0/CR4 need not exit), CR3-load/store exiting, INVLPG
- *       exiting, #PF in the exception bitmap with PFEC mask/match 0; EFER through the
- *       VM-entry "load IA32_EFER" control; and "unrestricted guest" off.
- *  shadow_load(cr0, cr4, efer): the hardware values the guest runs with (PG, WP, PAE
- *       and NXE forced, PGE clear; EFER.LME = LMA = the guest's LMA); the backend adds
- *       its own must-be-one bits (SVM: EFER.SVME). set_shadow_root gives CR3.
+ *       (both backends: every MSR exits already; w1 = ECX). Exits are normalized as
+ *       HV_EXIT_CR_ACCESS (qualification = CR number | HV_CR_WRITE) and HV_EXIT_INVLPG;
+ *       the core decodes the instruction from guest memory (it uses no decode assists,
+ *       so a backend need not provide them). shadow_mode(off): those intercepts off
+ *       again (the core then rewrites the guest-visible CRs with state_write and sets a
+ *       nested root). VMX: EPT and "unrestricted guest" off, CR0/CR4 guest/host masks
+ *       covering every bit with read shadows = the guest values (VMX cannot intercept
+ *       MOV from CR0/CR4, so the guest reads the shadow; a write that changes any bit
+ *       exits, CLTS/LMSW too), CR3-load/store exiting, INVLPG exiting, #PF in the
+ *       exception bitmap with PFEC mask/match 0; EFER through "load IA32_EFER" with the
+ *       IA-32e-mode-guest entry control = EFER.LMA. Without unrestricted guest the CPU
+ *       runs the guest with CR0.PE = PG = 1: a guest whose CR0.PE is 0 (real mode) does
+ *       not enter (run gives HV_EXIT_INVALID_STATE, VMX_INVALID_SHADOW_REAL_MODE).
+ *  shadow_load(cr0, cr4, efer, guest_cr0, guest_cr4): the hardware values the guest runs
+ *       with (PG, WP, PAE and NXE forced, PGE clear; EFER.LME = LMA = the guest's LMA);
+ *       the backend adds its own must-be-one bits (SVM: EFER.SVME; VMX: CR0/CR4
+ *       FIXED0). guest_cr0/guest_cr4 are what the guest sees (VMX: the read shadows;
+ *       SVM intercepts the reads and ignores them). set_shadow_root gives CR3; it does
+ *       not flush (the core asks with flush_tlb / flush_tlb_gva when a flush is due).
  *  flush_tlb_gva(gva): drop the vCPU's hardware TLB entries for one gva before the next
- *       entry (SVM: INVLPGA gva, ASID; VMX: INVVPID individual-address).
+ *       entry, on the calling CPU (SVM: INVLPGA gva, ASID; VMX: INVVPID
+ *       individual-address, single-context where that is missing).
  *  inject_exception(vector, has_error, error, cr2): deliver a fault at the next entry
  *       without touching interrupt-window state; for vector 14 also set the guest CR2.
  */
 bool vcpu_arch_shadow_supported(void);
 void vcpu_arch_shadow_mode(struct vcpu_arch *v, bool on);
-void vcpu_arch_shadow_load(struct vcpu_arch *v, uint64_t cr0, uint64_t cr4, uint64_t efer);
+void vcpu_arch_shadow_load(struct vcpu_arch *v, uint64_t cr0, uint64_t cr4, uint64_t efer,
+                           uint64_t guest_cr0, uint64_t guest_cr4);
 void vcpu_arch_flush_tlb_gva(struct vcpu_arch *v, uint64_t gva);
 void vcpu_arch_inject_exception(struct vcpu_arch *v, unsigned vector, bool has_error,
                                 uint32_t error_code, uint64_t cr2);

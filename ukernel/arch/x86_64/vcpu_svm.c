@@ -223,8 +223,12 @@ static void svm_shadow_mode(struct vcpu_arch *v, bool on)
     *(vmcb(v) + VMCB_TLB_CONTROL) = SVM_TLB_FLUSH_ALL;
 }
 
-static void svm_shadow_load(struct vcpu_arch *v, uint64_t cr0, uint64_t cr4, uint64_t efer)
+/* The guest's own CR0/CR4 are not needed: every CR read is intercepted (the core answers). */
+static void svm_shadow_load(struct vcpu_arch *v, uint64_t cr0, uint64_t cr4, uint64_t efer,
+                            uint64_t guest_cr0, uint64_t guest_cr4)
 {
+    (void)guest_cr0;
+    (void)guest_cr4;
     wr64(v, VMCB_CR0, cr0);
     wr64(v, VMCB_CR4, cr4);
     wr64(v, VMCB_EFER, efer | EFER_SVME);

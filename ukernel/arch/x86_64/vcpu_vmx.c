@@ -9,6 +9,7 @@
 #include "layout.h"
 #include "smp.h"
 #include "vcpu_arch.h"
+#include "nested_pte.h"
 #include "vmx.h"
 #include "../../kernel/assert.h"
 #include "../../kernel/config.h"
@@ -51,14 +52,14 @@ static const uint32_t area_msr_index[AREA_COUNT] = {
 /* Work run() does before the next entry (struct vmx_soft.pending). */
 #define PENDING_FLUSH (1u << 0)     /* INVEPT/INVVPID: new nested root or new CPU */
 #define PENDING_CHECK (1u << 1)     /* state written: re-check what entry checks would miss */
+#define PENDING_PDPTES (1u << 2)    /* EPT + PAE: CR state written, load GUEST_PDPTE0-3 from CR3 */
 
 struct vmx_soft {
     uint32_t pending;
     uint32_t refused;           /* VMX_INVALID_* of a state_write that wrote nothing, 0 = none */
     uint32_t vpid;
-    uint32_t shadow_paging;     /* set_shadow_root was used: no EPT, CR3/INVLPG exits */
+    uint32_t shadow_paging;     /* shadow_mode(on): no EPT, CR exits, the core owns the CRs */
     uint64_t eptp;
-    uint64_t guest_cr3;         /* the guest's own CR3 under shadow paging */
 };
 _Static_assert(VMX_OFF_SOFT + sizeof(struct vmx_soft) <= VMX_PAGES_BYTES, "soft state fits");
 _Static_assert(VMX_OFF_GUEST_MSRS + AREA_COUNT * sizeof(struct vmx_msr_entry) <= VMX_OFF_HOST_MSRS,
@@ -133,10 +134,15 @@ static inline void invept(uint64_t type, uint64_t eptp)
     __asm__ volatile("invept %[d], %[t]" : : [d] "m"(desc), [t] "r"(type) : "cc", "memory");
 }
 
+static inline void invvpid_addr(uint64_t type, uint16_t vpid, uint64_t gva)
+{
+    const uint64_t desc[2] = { vpid, gva };    /* VPID in bits 15:0, linear address */
+    __asm__ volatile("invvpid %[d], %[t]" : : [d] "m"(desc), [t] "r"(type) : "cc", "memory");
+}
+
 static inline void invvpid(uint64_t type, uint16_t vpid)
 {
-    const uint64_t desc[2] = { vpid, 0 };      /* VPID in bits 15:0, linear address */
-    __asm__ volatile("invvpid %[d], %[t]" : : [d] "m"(desc), [t] "r"(type) : "cc", "memory");
+    invvpid_addr(type, vpid, 0);
 }
 
 static inline uint64_t irq_save(void)
@@ -161,6 +167,9 @@ static inline struct vmx_msr_entry *guest_msrs(const struct vcpu_arch *v)
 {
     return kmem_ptr(v->control_pa + VMX_OFF_GUEST_MSRS);
 }
+
+static bool canonical(uint64_t a);
+static void flush_tlbs(const struct vmx_soft *s);
 
 /* ---- capabilities ---- */
 
@@ -575,45 +584,111 @@ static void vmx_set_nested_root(struct vcpu_arch *v, uint64_t root_pa)
     /* Also the way to say "the tables changed": the next entry flushes EPT-derived entries. */
     s->pending |= PENDING_FLUSH;
     uint64_t flags = irq_save();
-    if (make_current(v)) {
+    if (make_current(v))
         vmwrite(VMCS_EPT_POINTER, s->eptp);
-        if (s->shadow_paging) {
-            /* Back from shadow paging: the guest's CR3 is its own again. */
-            s->shadow_paging = 0;
-            vmwrite(VMCS_PROC_CONTROLS2, caps.proc2);
-            set_proc_bits(0, PROC_CR3_LOAD_EXITING | PROC_CR3_STORE_EXITING | PROC_INVLPG_EXITING);
-            vmwrite(VMCS_GUEST_CR3, s->guest_cr3);
-            uint64_t view = read_guest_cr0();
-            vmwrite(VMCS_CR0_GUEST_HOST_MASK, caps.cr0_mask);
-            write_guest_cr0(view);
-        }
-    }
     irq_restore(flags);
 }
 
 /*
- * Shadow paging: no EPT (so no unrestricted guest: the guest runs with CR0.PE/PG
- * set, which the host owns through the CR0 mask), the guest's CR3 loads/stores and
- * INVLPG exit, and the CPU walks `shadow_cr3`. Those exits come back as
- * HV_EXIT_UNHANDLED with the raw reason for the object that keeps the shadow tables.
+ * Shadow paging (vcpu_arch.h; the core's side is kernel/vcpu_shadow.c). EPT off, so
+ * "unrestricted guest" off too (it requires EPT): the CPU runs the guest with CR0.PE
+ * and PG set (CR0 FIXED0) on the core's shadow tables, which map a guest with paging
+ * off 1:1 (gva = gpa) in PAE format, so protected mode with paging off needs nothing
+ * more. A real-mode guest (CR0.PE = 0) would need virtual-8086 emulation as KVM does
+ * without unrestricted guest; it is refused at entry instead (check_entry_state).
+ *
+ * The core keeps the guest-visible CR0/CR3/CR4/EFER; the VMCS holds the hardware
+ * values and, in the CR0/CR4 read shadows, the guest's (MOV from CR0/CR4 cannot be
+ * intercepted on VMX: with a mask of every bit the guest reads the shadow; a MOV to
+ * CR0/CR4, CLTS or LMSW that would change any bit exits). CR3 loads and stores,
+ * INVLPG and #PF exit (#PF through the exception bitmap the core sets, PFEC mask and
+ * match 0 so every #PF does); EFER exits as an MSR like every MSR.
  */
-static void vmx_set_shadow_root(struct vcpu_arch *v, uint64_t shadow_cr3)
+#define SHADOW_PROC_EXITS (PROC_CR3_LOAD_EXITING | PROC_CR3_STORE_EXITING | PROC_INVLPG_EXITING)
+
+static void vmx_shadow_mode(struct vcpu_arch *v, bool on)
 {
     struct vmx_soft *s = soft_of(v);
     uint64_t flags = irq_save();
     if (make_current(v)) {
-        if (!s->shadow_paging) {
-            s->guest_cr3 = vmread(VMCS_GUEST_CR3);
-            s->shadow_paging = 1;
-            vmwrite(VMCS_PROC_CONTROLS2,
-                    caps.proc2 & ~(PROC2_ENABLE_EPT | PROC2_UNRESTRICTED_GUEST));
-            set_proc_bits(PROC_CR3_LOAD_EXITING | PROC_CR3_STORE_EXITING | PROC_INVLPG_EXITING, 0);
-            uint64_t view = read_guest_cr0();
-            vmwrite(VMCS_CR0_GUEST_HOST_MASK, caps.cr0_fixed0 | CR0_WP);
-            write_guest_cr0(view);
+        s->shadow_paging = on;
+        if (on) {
+            vmwrite(VMCS_PROC_CONTROLS2, caps.proc2 & ~(PROC2_ENABLE_EPT | PROC2_UNRESTRICTED_GUEST));
+            set_proc_bits(SHADOW_PROC_EXITS, 0);
+            vmwrite(VMCS_CR0_GUEST_HOST_MASK, ~0ull);
+            vmwrite(VMCS_CR4_GUEST_HOST_MASK, ~0ull);
+        } else {
+            /* The core writes the guest-visible CRs next (state_write) and a nested root. */
+            vmwrite(VMCS_PROC_CONTROLS2, caps.proc2);
+            set_proc_bits(0, SHADOW_PROC_EXITS);
+            vmwrite(VMCS_CR0_GUEST_HOST_MASK, caps.cr0_mask);
+            vmwrite(VMCS_CR4_GUEST_HOST_MASK, caps.cr4_mask);
         }
-        vmwrite(VMCS_GUEST_CR3, shadow_cr3);
+        vmwrite(VMCS_PF_ERROR_MASK, 0);
+        vmwrite(VMCS_PF_ERROR_MATCH, 0);
+        /* Linear mappings of the other mode are tagged with the same VPID: drop them. */
         s->pending |= PENDING_FLUSH | PENDING_CHECK;
+    }
+    irq_restore(flags);
+}
+
+static void vmx_shadow_load(struct vcpu_arch *v, uint64_t cr0, uint64_t cr4, uint64_t efer,
+                            uint64_t guest_cr0, uint64_t guest_cr4)
+{
+    struct vmx_soft *s = soft_of(v);
+    kassert(s->shadow_paging);
+    uint64_t flags = irq_save();
+    if (make_current(v)) {
+        vmwrite(VMCS_CR0_READ_SHADOW, guest_cr0);
+        vmwrite(VMCS_GUEST_CR0, (cr0 | caps.cr0_fixed0) & caps.cr0_fixed1);
+        vmwrite(VMCS_CR4_READ_SHADOW, guest_cr4);
+        vmwrite(VMCS_GUEST_CR4, (cr4 | caps.cr4_fixed0) & caps.cr4_fixed1);
+        write_guest_efer(efer);
+        s->pending |= PENDING_CHECK;
+    }
+    irq_restore(flags);
+}
+
+/* The CPU walks `shadow_cr3`; no flush here: the core asks for one when it is due. */
+static void vmx_set_shadow_root(struct vcpu_arch *v, uint64_t shadow_cr3)
+{
+    kassert(soft_of(v)->shadow_paging);
+    uint64_t flags = irq_save();
+    if (make_current(v) && vmread(VMCS_GUEST_CR3) != shadow_cr3)
+        vmwrite(VMCS_GUEST_CR3, shadow_cr3);
+    irq_restore(flags);
+}
+
+/*
+ * Drops this CPU's linear (and combined) mappings of one gva for the vCPU's VPID, now
+ * (the core calls it on the CPU about to enter; other CPUs flush everything when the
+ * vCPU runs there next). No VPID: every entry and exit flushes VPID 0 anyway.
+ */
+static void vmx_flush_tlb_gva(struct vcpu_arch *v, uint64_t gva)
+{
+    const struct vmx_soft *s = soft_of(v);
+    if (!(caps.proc2 & PROC2_ENABLE_VPID))
+        return;
+    if ((caps.ept_vpid_cap & VPID_CAP_INVVPID_INDIVIDUAL) && canonical(gva))
+        invvpid_addr(INVVPID_INDIVIDUAL_ADDRESS, (uint16_t)s->vpid, gva);
+    else
+        flush_tlbs(s);
+}
+
+/* A fault for the guest at the next entry; #PF also sets the guest's CR2 (kept in v). */
+static void vmx_inject_exception(struct vcpu_arch *v, unsigned vector, bool has_error,
+                                 uint32_t error_code, uint64_t cr2)
+{
+    uint64_t flags = irq_save();
+    if (make_current(v)) {
+        uint32_t info = VMX_INTR_VALID | (vector & VMX_INTR_VECTOR_MASK) |
+                        (VMX_INTR_TYPE_HW_EXCEPTION << VMX_INTR_TYPE_SHIFT);
+        if (has_error)
+            info |= VMX_INTR_ERROR_VALID;
+        vmwrite(VMCS_ENTRY_INTR_INFO, info);
+        vmwrite(VMCS_ENTRY_EXCEPTION_ERROR, error_code);
+        if (vector == 14)
+            v->cr2 = cr2;
     }
     irq_restore(flags);
 }
@@ -699,6 +774,26 @@ static uint32_t check_write(const struct hv_vcpu_state *s)
     return 0;
 }
 
+#define CR0_CD (1ull << 30)
+#define CR0_NW (1ull << 29)
+#define CR4_PSE (1ull << 4)
+#define CR4_SMEP (1ull << 20)
+/* What makes a MOV to CR0 / CR4 reload the PAE PDPTEs (SDM 4.4.1). */
+#define CR0_PDPTE_BITS (CR0_PG | CR0_CD | CR0_NW)
+#define CR4_PDPTE_BITS (CR4_PAE | CR4_PGE | CR4_PSE | CR4_SMEP)
+
+/*
+ * A CR write by the handler (VMCS current) that a CPU would follow with a PDPTE load:
+ * a new CR3, or a change of the CR0/CR4 bits that reload them, or of EFER.
+ */
+static bool paging_changed(const struct hv_vcpu_state *s)
+{
+    return s->cr3 != vmread(VMCS_GUEST_CR3) ||
+           ((s->cr0 ^ read_guest_cr0()) & CR0_PDPTE_BITS) ||
+           ((s->cr4 ^ vmread(VMCS_CR4_READ_SHADOW)) & CR4_PDPTE_BITS) ||
+           s->efer != vmread(VMCS_GUEST_IA32_EFER);
+}
+
 static void vmx_state_write(struct vcpu_arch *v, const struct hv_vcpu_state *s)
 {
     struct vmx_soft *soft = soft_of(v);
@@ -728,14 +823,16 @@ static void vmx_state_write(struct vcpu_arch *v, const struct hv_vcpu_state *s)
         vmwrite(VMCS_GUEST_ACTIVITY_STATE, VMX_ACTIVITY_ACTIVE);
     }
     if (s->mtd & HV_MTD_CR) {
-        write_guest_cr0(s->cr0);
         v->cr2 = s->cr2;
-        if (soft->shadow_paging)
-            soft->guest_cr3 = s->cr3;
-        else
+        /* Shadow paging: the core takes the guest's CRs and calls shadow_load itself. */
+        if (!soft->shadow_paging) {
+            if (paging_changed(s))
+                soft->pending |= PENDING_PDPTES;    /* as a MOV to CR3/CR0/CR4 would */
+            write_guest_cr0(s->cr0);
             vmwrite(VMCS_GUEST_CR3, s->cr3);
-        write_guest_cr4(s->cr4);
-        write_guest_efer(s->efer);
+            write_guest_cr4(s->cr4);
+            write_guest_efer(s->efer);
+        }
     }
     if (s->mtd & HV_MTD_SEG) {
         seg_write(VMX_SEG_CS, &s->cs);
@@ -799,7 +896,6 @@ static void vmx_state_write(struct vcpu_arch *v, const struct hv_vcpu_state *s)
 
 static void vmx_state_read(struct vcpu_arch *v, uint64_t mtd, struct hv_vcpu_state *s)
 {
-    const struct vmx_soft *soft = soft_of(v);
     uint64_t flags = irq_save();
     s->mtd = mtd;
     if (!make_current(v)) {
@@ -822,7 +918,7 @@ static void vmx_state_read(struct vcpu_arch *v, uint64_t mtd, struct hv_vcpu_sta
     if (mtd & HV_MTD_CR) {
         s->cr0 = read_guest_cr0();
         s->cr2 = v->cr2;
-        s->cr3 = soft->shadow_paging ? soft->guest_cr3 : vmread(VMCS_GUEST_CR3);
+        s->cr3 = vmread(VMCS_GUEST_CR3);    /* shadow paging: the core puts the guest's in */
         s->cr4 = (vmread(VMCS_GUEST_CR4) & ~caps.cr4_mask) |
                  (vmread(VMCS_CR4_READ_SHADOW) & caps.cr4_mask);
         s->efer = vmread(VMCS_GUEST_IA32_EFER);
@@ -877,8 +973,10 @@ static void vmx_state_read(struct vcpu_arch *v, uint64_t mtd, struct hv_vcpu_sta
  * Checks across groups that the CPU would make at entry but Bochs does not (a
  * non-canonical RIP there triple-faults the guest instead). 0 = fine.
  */
-static uint32_t check_entry_state(void)
+static uint32_t check_entry_state(const struct vmx_soft *s)
 {
+    if (s->shadow_paging && !(vmread(VMCS_CR0_READ_SHADOW) & CR0_PE))
+        return VMX_INVALID_SHADOW_REAL_MODE;    /* needs unrestricted guest (EPT) */
     uint64_t efer = vmread(VMCS_GUEST_IA32_EFER);
     uint64_t cr0 = vmread(VMCS_GUEST_CR0);
     uint64_t cr4 = vmread(VMCS_GUEST_CR4);
@@ -903,6 +1001,72 @@ static uint32_t check_entry_state(void)
             (intr & (VMX_INTERRUPTIBILITY_STI | VMX_INTERRUPTIBILITY_MOV_SS)))
             return VMX_INVALID_INJECT;
     }
+    return 0;
+}
+
+/*
+ * PAE paging under EPT (SDM 26.3.2.4, 27.3.4): VM entry takes the four PDPTEs from
+ * GUEST_PDPTE0-3, not from CR3, and VM exit stores the CPU's into them; a guest MOV to
+ * CR3/CR0/CR4 loads them itself. Only when the backend or the handler changes the
+ * paging state (state_write, an emulated MOV to CR0) are the fields stale: loaded here
+ * from guest memory at CR3 as the CPU would, through the vCPU's EPT tables. Returns 0,
+ * PDPTE_MISSING (*gpa not mapped readable: the run ends as a GPA exit) or
+ * VMX_INVALID_PDPTE (a reserved bit set, where a MOV to CR3 would #GP).
+ */
+#define PDPTE_MISSING 1u
+#define PAE_PDPTE_P (1ull << 0)
+#define PAE_PDPTE_RESERVED_LOW 0x1e6ull     /* bits 2:1 and 8:5 (SDM table 4-8) */
+#define PAE_CR3_MASK 0xffffffe0ull
+
+static unsigned phys_bits(void)
+{
+    if (cpu_features()->max_ext_leaf < 0x80000008u)
+        return 36;
+    return cpuid(0x80000008u, 0).eax & 0xffu;
+}
+
+/* gpa -> hpa through the EPT tables (readable leaf); false if not mapped. */
+static bool ept_translate(uint64_t eptp, uint64_t gpa, uint64_t *hpa)
+{
+    uint64_t table = eptp & EPT_ADDR_MASK;
+    for (unsigned level = NESTED_LEVELS; level >= 1; level--) {
+        const uint64_t *t = kmem_ptr(table);
+        uint64_t e = __atomic_load_n(&t[nested_index(gpa, level)], __ATOMIC_RELAXED);
+        if (!nested_present(NESTED_EPT, e))
+            return false;
+        if (level == 1 || (e & EPT_PS)) {
+            if (!(e & EPT_R))
+                return false;
+            uint64_t span = 1ull << (12u + 9u * (level - 1u));
+            *hpa = (nested_entry_pa(e) & ~(span - 1)) + (gpa & (span - 1));
+            return true;
+        }
+        table = nested_entry_pa(e);
+    }
+    return false;
+}
+
+static uint32_t load_pdptes(const struct vmx_soft *s, uint64_t *gpa)
+{
+    if (s->shadow_paging || s->eptp == 0)
+        return 0;   /* shadow: no EPT, the CPU loads them from the shadow root itself */
+    uint64_t cr0 = vmread(VMCS_GUEST_CR0), cr4 = vmread(VMCS_GUEST_CR4);
+    if (!(cr0 & CR0_PG) || !(cr4 & CR4_PAE) || (vmread(VMCS_GUEST_IA32_EFER) & EFER_LMA))
+        return 0;
+    *gpa = vmread(VMCS_GUEST_CR3) & PAE_CR3_MASK;
+    uint64_t hpa;
+    if (!ept_translate(s->eptp, *gpa, &hpa))
+        return PDPTE_MISSING;
+    const uint64_t *p = kmem_ptr(hpa);      /* 32-byte aligned: one page */
+    uint64_t reserved = PAE_PDPTE_RESERVED_LOW | ~((1ull << phys_bits()) - 1);
+    uint64_t e[4];
+    for (unsigned i = 0; i < 4; i++) {
+        e[i] = __atomic_load_n(&p[i], __ATOMIC_RELAXED);
+        if ((e[i] & PAE_PDPTE_P) && (e[i] & reserved))
+            return VMX_INVALID_PDPTE;
+    }
+    for (unsigned i = 0; i < 4; i++)
+        vmwrite(VMCS_GUEST_PDPTE0 + 2u * i, e[i]);
     return 0;
 }
 
@@ -995,6 +1159,8 @@ static bool emulate_cr_write(struct vcpu_arch *v, uint64_t q)
             return true;
         }
         write_guest_cr0(value);
+        if ((value ^ old) & CR0_PDPTE_BITS)
+            s->pending |= PENDING_PDPTES;
         uint64_t efer = vmread(VMCS_GUEST_IA32_EFER);
         if ((value & CR0_PG) && !(old & CR0_PG) && (efer & EFER_LME))
             write_guest_efer(efer | EFER_LMA);
@@ -1005,6 +1171,8 @@ static bool emulate_cr_write(struct vcpu_arch *v, uint64_t q)
             inject_gp();
             return true;
         }
+        if ((value ^ vmread(VMCS_CR4_READ_SHADOW)) & CR4_PDPTE_BITS)
+            s->pending |= PENDING_PDPTES;
         write_guest_cr4(value);
     }
     vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) + vmread(VMCS_EXIT_INSTRUCTION_LENGTH));
@@ -1097,14 +1265,30 @@ static bool normalize_exit(struct vcpu_arch *v, uint32_t reason, struct vcpu_exi
         set_exit(e, HV_EXIT_VMCALL, 0, 0, len);
         return true;
     case VMX_EXIT_RDMSR:
-        set_exit(e, HV_EXIT_MSR_READ, 0, 0, len);
+        set_exit(e, HV_EXIT_MSR_READ, v->gpr[1] & 0xffffffffull, 0, len);    /* ecx */
         return true;
     case VMX_EXIT_WRMSR:
-        set_exit(e, HV_EXIT_MSR_WRITE, 0, 0, len);
+        set_exit(e, HV_EXIT_MSR_WRITE, v->gpr[1] & 0xffffffffull, 0, len);
         return true;
-    case VMX_EXIT_CR_ACCESS:
+    case VMX_EXIT_CR_ACCESS: {
+        if (soft_of(v)->shadow_paging) {
+            /* The core decodes the instruction itself (as on SVM, no decode assists). */
+            unsigned type = (q >> VMX_CR_QUAL_TYPE_SHIFT) & VMX_CR_QUAL_TYPE_MASK;
+            set_exit(e, HV_EXIT_CR_ACCESS,
+                     (q & VMX_CR_QUAL_CR_MASK) | (type != VMX_CR_QUAL_TYPE_MOV_FROM ? HV_CR_WRITE : 0),
+                     0, len);
+            return true;
+        }
         if (emulate_cr_write(v, q))
             return false;
+        set_exit(e, HV_EXIT_UNHANDLED, basic, q, len);
+        return true;
+    }
+    case VMX_EXIT_INVLPG:
+        if (soft_of(v)->shadow_paging) {
+            set_exit(e, HV_EXIT_INVLPG, 0, q, len);
+            return true;
+        }
         set_exit(e, HV_EXIT_UNHANDLED, basic, q, len);
         return true;
     default:
@@ -1127,12 +1311,26 @@ static void vmx_run(struct vcpu_arch *v, struct vcpu_exit *e)
     }
     for (;;) {
         if (s->pending & PENDING_CHECK) {
-            uint32_t bad = check_entry_state();
+            uint32_t bad = check_entry_state(s);
             if (bad != 0) {
                 set_exit(e, HV_EXIT_INVALID_STATE, bad, 0, 0);
                 return;
             }
             s->pending &= ~PENDING_CHECK;
+        }
+        if (s->pending & PENDING_PDPTES) {
+            uint64_t gpa = 0;
+            uint32_t bad = load_pdptes(s, &gpa);
+            if (bad == PDPTE_MISSING) {
+                /* As the CPU's own load would: an EPT violation reading the PDPT. */
+                set_exit(e, HV_EXIT_GPA, HV_GPA_READ, gpa, 0);
+                return;
+            }
+            if (bad != 0) {
+                set_exit(e, HV_EXIT_INVALID_STATE, bad, gpa, 0);
+                return;
+            }
+            s->pending &= ~PENDING_PDPTES;
         }
         if (s->pending & PENDING_FLUSH) {
             flush_tlbs(s);
@@ -1206,5 +1404,9 @@ static const struct vcpu_arch_ops vmx_ops = {
     .set_exception_intercepts = vmx_set_exception_intercepts,
     .run = vmx_run,
     .release = vmx_release,
+    .shadow_mode = vmx_shadow_mode,
+    .shadow_load = vmx_shadow_load,
+    .flush_tlb_gva = vmx_flush_tlb_gva,
+    .inject_exception = vmx_inject_exception,
 };
 VCPU_BACKEND(vmx_ops);

@@ -56,11 +56,13 @@
 #define EPT_CAP_INVEPT_SINGLE (1ull << 25)
 #define EPT_CAP_INVEPT_ALL (1ull << 26)
 #define VPID_CAP_INVVPID (1ull << 32)
+#define VPID_CAP_INVVPID_INDIVIDUAL (1ull << 40)
 #define VPID_CAP_INVVPID_SINGLE (1ull << 41)
 #define VPID_CAP_INVVPID_ALL (1ull << 43)
 
 #define INVEPT_SINGLE_CONTEXT 1ull
 #define INVEPT_ALL_CONTEXT 2ull
+#define INVVPID_INDIVIDUAL_ADDRESS 0ull
 #define INVVPID_SINGLE_CONTEXT 1ull
 #define INVVPID_ALL_CONTEXT 2ull
 
@@ -89,6 +91,7 @@
 #define VMCS_GUEST_IA32_DEBUGCTL 0x2802
 #define VMCS_GUEST_IA32_PAT 0x2804
 #define VMCS_GUEST_IA32_EFER 0x2806
+#define VMCS_GUEST_PDPTE0 0x280a          /* + 2 * n, n = 0..3 (PAE paging under EPT) */
 #define VMCS_HOST_IA32_PAT 0x2c00
 #define VMCS_HOST_IA32_EFER 0x2c02
 /* 32-bit */
@@ -268,6 +271,7 @@ _Static_assert(VMCS_GUEST_ES_AR + 2 * VMX_SEG_COUNT == VMCS_GUEST_INTERRUPTIBILI
 #define VMX_CR_QUAL_TYPE_SHIFT 4
 #define VMX_CR_QUAL_TYPE_MASK 3u
 #define VMX_CR_QUAL_TYPE_MOV_TO 0u
+#define VMX_CR_QUAL_TYPE_MOV_FROM 1u
 #define VMX_CR_QUAL_TYPE_CLTS 2u
 #define VMX_CR_QUAL_TYPE_LMSW 3u
 #define VMX_CR_QUAL_REG_SHIFT 8
@@ -304,6 +308,8 @@ _Static_assert(VMCS_GUEST_ES_AR + 2 * VMX_SEG_COUNT == VMCS_GUEST_INTERRUPTIBILI
 #define VMX_INVALID_MIGRATION 0x10au        /* the CPU holding the VMCS did not release it */
 #define VMX_INVALID_CPU 0x10bu              /* VMX is not enabled on this CPU */
 #define VMX_INVALID_EPT_MISCONFIG 0x10cu    /* EPT misconfiguration exit (w2 = gpa) */
+#define VMX_INVALID_SHADOW_REAL_MODE 0x10du /* shadow paging with guest CR0.PE = 0 (no unrestricted guest) */
+#define VMX_INVALID_PDPTE 0x10eu            /* EPT + PAE: a PDPTE at CR3 with reserved bits (w2 = its gpa) */
 #define VMX_INVALID_ENTRY_FAILURE 0x200u
 #define VMX_INVALID_VMFAIL 0x300u
 
