@@ -118,7 +118,7 @@ static const char *reason_name(enum hv_exit_reason r)
     static const char *const names[HV_EXIT_REASON_COUNT] = {
         "NONE", "CPUID", "IO", "HLT", "GPA", "EXCEPTION", "INTR_WINDOW", "NMI_WINDOW",
         "TRIPLE_FAULT", "RECALL", "MSR_READ", "MSR_WRITE", "VMCALL", "INVALID_STATE",
-        "UNHANDLED",
+        "UNHANDLED", "CR_ACCESS", "INVLPG",
     };
     return (unsigned)r < HV_EXIT_REASON_COUNT ? names[r] : "?";
 }
@@ -617,6 +617,211 @@ static void check_mode_switch(void)
     ktest_check(e.reason == HV_EXIT_HLT, "long_mode_hlt", "exit %s", reason_name(e.reason));
 }
 
+/*
+ * The backend's shadow-paging obligations (vcpu_arch.h), without the core's vTLB: the
+ * suite builds a 4-level shadow table mapping gva [0, GUEST_RAM_SIZE) 1:1 onto guest
+ * RAM, switches the long-mode guest left by check_mode_switch to shadow mode and
+ * checks what the core relies on: the guest reads its own CR0/CR4 (VMX: read shadows;
+ * SVM: intercepted reads the suite answers), CR3 reads, CR0 writes and INVLPG exit as
+ * HV_EXIT_CR_ACCESS / HV_EXIT_INVLPG, a #PF on an unmapped gva exits with the gva,
+ * an injected #PF reaches the guest's handler with the CR2 and error code given; VMX
+ * refuses a real-mode guest (no unrestricted guest without EPT); and nested paging
+ * works again after shadow_mode(off).
+ */
+static uint64_t shadow_tables[4][512] __attribute__((aligned(4096)));
+
+/* Runs, answering the CR reads an SVM backend intercepts; counts CR3 reads. */
+static struct vcpu_exit run_answering_cr_reads(const uint64_t view[5], unsigned *cr3_reads)
+{
+    for (;;) {
+        struct vcpu_exit e = run(NULL);
+        if (e.reason != HV_EXIT_CR_ACCESS || (e.qualification & HV_CR_WRITE))
+            return e;
+        unsigned cr = (unsigned)(e.qualification & HV_CR_NUMBER_MASK);
+        if (cr == 3)
+            (*cr3_reads)++;
+        struct hv_vcpu_state s = get(HV_MTD_GPR | HV_MTD_RSP_RIP_RFLAGS);
+        s.rax = view[cr];                   /* movq %crN, %rax */
+        s.rip += 3;
+        put(&s, HV_MTD_GPR | HV_MTD_RSP_RIP_RFLAGS);
+    }
+}
+
+static bool expect_shadow_out(const char *name, const uint64_t view[5], unsigned *cr3_reads,
+                              uint64_t want)
+{
+    struct vcpu_exit e = run_answering_cr_reads(view, cr3_reads);
+    struct hv_vcpu_state s = get(HV_MTD_GPR);
+    bool io = e.reason == HV_EXIT_IO && (e.qualification & HV_IO_PORT_MASK) == PORT_SHADOW;
+    ktest_check(io && (s.rax & 0xffffffffull) == (want & 0xffffffffull), name,
+                "exit %s q 0x%lx rax 0x%lx want 0x%lx", reason_name(e.reason), e.qualification,
+                s.rax, want);
+    if (io)
+        skip(e.instruction_length);
+    return io;
+}
+
+static void check_shadow_backend(void)
+{
+    ktest_check(vcpu_arch_shadow_supported(), "shadow_supported", "backend %s", vcpu_arch_name());
+    if (!vcpu_arch_shadow_supported())
+        return;
+    struct hv_vcpu_state before = get(HV_MTD_CR);
+    /* The identity shadow: PML4 -> PDPT -> PD -> one PT of guest RAM (P, RW, US). */
+    memset(shadow_tables, 0, sizeof(shadow_tables));
+    for (unsigned i = 0; i < 3; i++)
+        shadow_tables[i][0] = image_pa(shadow_tables[i + 1]) | 7u;
+    for (uint64_t gva = 0; gva < GUEST_RAM_SIZE; gva += 4096)
+        shadow_tables[3][gva >> 12] = image_pa(guest_ram + gva) | 7u;
+    /* A 64-bit interrupt gate for #PF: selector 0x18 (the modes program's 64-bit CS). */
+    uint64_t handler = GUEST_CODE_GPA + (uint64_t)(vcpu_guest_shadow_pf - vcpu_guest_shadow);
+    uint64_t *idt = (uint64_t *)(void *)(guest_ram + GUEST_SHADOW_IDT_GPA);
+    memset(idt, 0, 256 * 16);
+    idt[14 * 2] = (handler & 0xffff) | (0x18ull << 16) | (0x8e00ull << 32) |
+                  ((handler >> 16 & 0xffff) << 48);
+    idt[14 * 2 + 1] = handler >> 32;
+    load_program(vcpu_guest_shadow, vcpu_guest_shadow_end);
+
+    /* Guest view: CR0 PG|ET|PE (no NE/WP), CR4 PAE|PGE, CR3 a value only the core knows. */
+    const uint64_t view[5] = { 0x80000011ull, 0, 0, 0x12345000ull, 0xa0ull };
+    vcpu_arch_shadow_mode(&vcpu, true);
+    vcpu_arch_shadow_load(&vcpu, 0x80010031ull, 0x20ull, EFER_LME | EFER_LMA | EFER_NXE, view[0],
+                          view[4]);
+    vcpu_arch_set_shadow_root(&vcpu, image_pa(shadow_tables[0]));
+    vcpu_arch_set_exception_intercepts(&vcpu, 1u << 14);
+    vcpu_arch_flush_tlb(&vcpu);
+    struct hv_vcpu_state s = get(HV_MTD_GPR | HV_MTD_RSP_RIP_RFLAGS | HV_MTD_SYS_SEG);
+    s.rip = GUEST_CODE_GPA;
+    s.rsp = GUEST_STACK_TOP;
+    s.rflags = 2;
+    s.rbx = view[0] ^ 8u;                   /* CR0.TS flipped */
+    s.rcx = 0x2000;
+    s.rdx = GUEST_SHADOW_HOLE_GVA;
+    s.idtr.base = GUEST_SHADOW_IDT_GPA;
+    s.idtr.limit = 256 * 16 - 1;
+    put(&s, HV_MTD_GPR | HV_MTD_RSP_RIP_RFLAGS | HV_MTD_SYS_SEG);
+
+    unsigned cr3_reads = 0;
+    expect_shadow_out("shadow_cr0_read_is_guest_view", view, &cr3_reads, view[0]);
+    expect_shadow_out("shadow_cr4_read_is_guest_view", view, &cr3_reads, view[4]);
+    expect_shadow_out("shadow_cr3_read_value", view, &cr3_reads, view[3]);
+    ktest_check(cr3_reads == 1, "shadow_cr3_read_exits", "%u CR3 read exits", cr3_reads);
+    struct vcpu_exit e = run(NULL);
+    ktest_check(e.reason == HV_EXIT_CR_ACCESS && e.qualification == (0 | HV_CR_WRITE),
+                "shadow_cr0_write_exits", "exit %s q 0x%lx", reason_name(e.reason), e.qualification);
+    if (e.reason == HV_EXIT_CR_ACCESS)
+        skip(3);                            /* movq %rbx, %cr0 */
+    e = run(NULL);
+    ktest_check(e.reason == HV_EXIT_INVLPG, "shadow_invlpg_exits", "exit %s q 0x%lx",
+                reason_name(e.reason), e.qualification);
+    if (e.reason == HV_EXIT_INVLPG)
+        skip(3);                            /* invlpg (%rcx) */
+    vcpu_arch_flush_tlb_gva(&vcpu, 0x2000);
+    e = run(NULL);
+    ktest_check(e.reason == HV_EXIT_EXCEPTION && e.qualification == 14 &&
+                    e.address == GUEST_SHADOW_HOLE_GVA,
+                "shadow_pf_exit_with_gva", "exit %s q 0x%lx address 0x%lx", reason_name(e.reason),
+                e.qualification, e.address);
+    /* The guest's own #PF (as the core injects one): CR2 and error code as given. */
+    vcpu_arch_inject_exception(&vcpu, 14, true, 6, 0xdead000ull);
+    expect_shadow_out("shadow_pf_injected_cr2", view, &cr3_reads, 0xdead000ull);
+    expect_shadow_out("shadow_pf_injected_error", view, &cr3_reads, 6);
+    e = run(NULL);
+    ktest_check(e.reason == HV_EXIT_HLT, "shadow_hlt", "exit %s", reason_name(e.reason));
+
+    if (vcpu_arch_backend() == VCPU_BACKEND_VMX) {
+        /* Without EPT there is no unrestricted guest: CR0.PE = 0 must not enter. */
+        vcpu_arch_shadow_load(&vcpu, 0x80010031ull, 0x20ull, EFER_NXE, 0x60000010ull, 0);
+        e = run(NULL);
+        ktest_check(e.reason == HV_EXIT_INVALID_STATE, "shadow_real_mode_refused_vmx",
+                    "exit %s q 0x%lx", reason_name(e.reason), e.qualification);
+    }
+
+    /* Back to nested paging, as the core does at shadow_stop: the guest's CRs written. */
+    vcpu_arch_shadow_mode(&vcpu, false);
+    before.mtd = HV_MTD_CR;
+    vcpu_arch_state_write(&vcpu, &before);
+    vcpu_arch_set_nested_root(&vcpu, image_pa(nested[0]));
+    vcpu_arch_set_exception_intercepts(&vcpu, 0);
+    s = get(HV_MTD_RSP_RIP_RFLAGS);
+    s.rip = GUEST_CODE_GPA + (uint64_t)(vcpu_guest_shadow_pf - vcpu_guest_shadow) - 1;   /* the hlt */
+    put(&s, HV_MTD_RSP_RIP_RFLAGS);
+    e = run(NULL);
+    struct hv_vcpu_state after = get(HV_MTD_CR);
+    ktest_check(e.reason == HV_EXIT_HLT && after.cr0 == before.cr0 && after.cr4 == before.cr4 &&
+                    after.cr3 == before.cr3,
+                "nested_after_shadow", "exit %s q 0x%lx cr0 0x%lx cr3 0x%lx cr4 0x%lx",
+                reason_name(e.reason), e.qualification, after.cr0, after.cr3, after.cr4);
+}
+
+/*
+ * PAE guest under nested paging, CR3 written by the handler. VMX with EPT enters with
+ * the PDPTEs in the VMCS (SDM 26.3.2.4), not those at CR3: the backend must load them
+ * from guest memory when the handler changes CR3, or the guest keeps the old address
+ * space. PDPT A and B share a page (PAE CR3 is 32-byte aligned) and map GUEST_PAE_GVA
+ * to frames holding 0xaaaa and 0xbbbb. A PDPT at a gpa without a frame is a GPA exit
+ * for that page (VMX: the backend's PDPTE load; SVM: the walk's first access).
+ */
+static bool pae_run(const char *out_name, const char *name, uint64_t cr3, uint64_t want)
+{
+    struct hv_vcpu_state s = get(HV_MTD_CR);
+    s.cr3 = cr3;
+    put(&s, HV_MTD_CR);
+    uint64_t v = 0;
+    bool ok = expect_out(out_name, PORT_PAE, 4, &v);
+    ktest_check(ok && v == want, name, "read 0x%lx want 0x%lx", v, want);
+    return ok;
+}
+
+static void check_pae_cr3(void)
+{
+    uint8_t *ram = guest_ram;
+    uint64_t *pdpt = (uint64_t *)(void *)(ram + GUEST_PAE_PDPT_GPA);
+    uint64_t *pd_a = (uint64_t *)(void *)(ram + 0x41000), *pd_b = (uint64_t *)(void *)(ram + 0x42000);
+    uint64_t *pt_a = (uint64_t *)(void *)(ram + 0x43000), *pt_b = (uint64_t *)(void *)(ram + 0x44000);
+    memset(ram + GUEST_PAE_PDPT_GPA, 0, 0x7000);
+    pdpt[0] = 0x41000 | 1u;                 /* A: PDPTEs have P and the address only */
+    pdpt[4] = 0x42000 | 1u;                 /* B, 32 bytes on */
+    pd_a[0] = pd_b[0] = 0x83;               /* [0, 2 MiB) identity: code, stack */
+    pd_a[1] = 0x43000 | 3u;
+    pd_b[1] = 0x44000 | 3u;
+    pt_a[0] = 0x45000 | 3u;
+    pt_b[0] = 0x46000 | 3u;
+    *(uint32_t *)(void *)(ram + 0x45000) = 0xaaaa;
+    *(uint32_t *)(void *)(ram + 0x46000) = 0xbbbb;
+    load_program(vcpu_guest_pae, vcpu_guest_pae_end);
+
+    struct hv_vcpu_state s = get(HV_MTD_ALL);
+    static const struct hv_segment code32 = { 0x08, 0xc9b, 0xffffffff, 0 };
+    static const struct hv_segment data32 = { 0x10, 0xc93, 0xffffffff, 0 };
+    s.cs = code32;
+    s.ss = s.ds = s.es = s.fs = s.gs = data32;
+    s.rip = GUEST_CODE_GPA;
+    s.rsp = GUEST_STACK_TOP;
+    s.rflags = 2;
+    s.cr0 = 0x80000031ull;                  /* PG NE ET PE */
+    s.cr4 = 0x20;                           /* PAE */
+    s.efer = 0;
+    s.cr3 = GUEST_PAE_PDPT_GPA;
+    s.inject_event = 0;
+    put(&s, HV_MTD_RSP_RIP_RFLAGS | HV_MTD_SEG | HV_MTD_CR);
+    uint64_t v = 0;
+    bool ok = expect_out("pae_out", PORT_PAE, 4, &v);
+    ktest_check(ok && v == 0xaaaa, "pae_cr3_a", "read 0x%lx", v);
+    if (!ok)
+        return;
+    pae_run("pae_out_b", "pae_cr3_b_by_handler", GUEST_PAE_PDPT_GPA + 32, 0xbbbb);
+    pae_run("pae_out_a", "pae_cr3_a_by_handler", GUEST_PAE_PDPT_GPA, 0xaaaa);
+    s = get(HV_MTD_CR);
+    s.cr3 = GUEST_PAE_UNMAPPED_GPA;
+    put(&s, HV_MTD_CR);
+    struct vcpu_exit e = run(NULL);
+    ktest_check(e.reason == HV_EXIT_GPA && (e.address & ~0xfffull) == GUEST_PAE_UNMAPPED_GPA,
+                "pae_pdpt_unmapped_gpa_exit", "exit %s q 0x%lx address 0x%lx", reason_name(e.reason),
+                e.qualification, e.address);
+    pae_run("pae_out_after_gpa_exit", "pae_runs_after_gpa_exit", GUEST_PAE_PDPT_GPA + 32, 0xbbbb);
+}
+
 KTEST_SUITE(vcpu)
 {
     (void)bi;
@@ -652,5 +857,7 @@ KTEST_SUITE(vcpu)
     check_invalid_state();
     check_migration();
     check_mode_switch();
+    check_shadow_backend();
+    check_pae_cr3();
     vcpu_arch_release(&vcpu);
 }

@@ -185,3 +185,43 @@ modes_gdt_ptr:
     .word 4 * 8 - 1
     .long MADDR(modes_gdt)
 vcpu_guest_modes_end:
+
+/*
+ * Shadow paging at the backend (suite_vcpu.c, check_shadow_backend): entered in long
+ * mode at GUEST_CODE_GPA on the suite's own identity shadow table. Each step is the
+ * exit the suite expects next; position-independent (no absolute addresses).
+ */
+    .code64
+    .globl vcpu_guest_shadow, vcpu_guest_shadow_pf, vcpu_guest_shadow_end
+vcpu_guest_shadow:
+    movq %cr0, %rax                 /* VMX: the read shadow, no exit; SVM: a CR0 read exit */
+    outl %eax, $PORT_SHADOW
+    movq %cr4, %rax
+    outl %eax, $PORT_SHADOW
+    movq %cr3, %rax                 /* a CR3 read exit on both (the suite answers) */
+    outl %eax, $PORT_SHADOW
+    movq %rbx, %cr0                 /* rbx = the guest's CR0 with TS flipped: a CR0 write exit */
+    invlpg (%rcx)                   /* an INVLPG exit */
+    movb (%rdx), %al                /* rdx unmapped in the shadow: a #PF exit; the suite injects one */
+vcpu_guest_shadow_hlt:
+    hlt
+vcpu_guest_shadow_pf:               /* the guest's #PF handler (64-bit interrupt gate) */
+    movq %cr2, %rax
+    outl %eax, $PORT_SHADOW
+    popq %rax                       /* the error code */
+    outl %eax, $PORT_SHADOW
+    hlt
+vcpu_guest_shadow_end:
+
+/*
+ * PAE paging under nested paging (check_pae_cr3): 32-bit protected mode, set up by the
+ * suite; reads GUEST_PAE_GVA and reports it, forever. The suite switches CR3 between
+ * two PDPTs that map that gva to different frames.
+ */
+    .code32
+    .globl vcpu_guest_pae, vcpu_guest_pae_end
+vcpu_guest_pae:
+    movl GUEST_PAE_GVA, %eax
+    outl %eax, $PORT_PAE
+    jmp vcpu_guest_pae
+vcpu_guest_pae_end:

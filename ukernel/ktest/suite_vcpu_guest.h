@@ -12,6 +12,11 @@
 #define GUEST_HOLE_OFFSET 0x10
 #define GUEST_RESET_PAGE_GPA 0xfffff000
 #define GUEST_UNMAPPED_GVA 0x40000000   /* the modes program maps only the first 2 MiB */
+#define GUEST_SHADOW_IDT_GPA 0x30000    /* the shadow program's IDT (vector 14 only) */
+#define GUEST_SHADOW_HOLE_GVA 0x100000  /* beyond the suite's shadow table (guest RAM only) */
+#define GUEST_PAE_PDPT_GPA 0x40000      /* PDPT A here, PDPT B 32 bytes on (same page) */
+#define GUEST_PAE_GVA 0x200000          /* mapped to a different frame by A and B */
+#define GUEST_PAE_UNMAPPED_GPA 0x200000 /* no frame: a PDPT there is a GPA exit */
 
 /* Values the guest uses or the host checks. */
 #define GUEST_CPUID_LEAF 0x4b4d5654
@@ -32,12 +37,16 @@
 #define PORT_MODE 0x18
 #define PORT_NMI 0x19
 #define PORT_HOLE_REMAP 0x1a
+#define PORT_SHADOW 0x1b
+#define PORT_PAE 0x1c
 #define PORT_IN 0x1234
 
 #ifndef __ASSEMBLER__
 extern const unsigned char vcpu_guest_main[], vcpu_guest_main_end[];
 extern const unsigned char vcpu_guest_bench[], vcpu_guest_bench_end[];
 extern const unsigned char vcpu_guest_modes[], vcpu_guest_modes_end[];
+extern const unsigned char vcpu_guest_shadow[], vcpu_guest_shadow_pf[], vcpu_guest_shadow_end[];
+extern const unsigned char vcpu_guest_pae[], vcpu_guest_pae_end[];
 #endif
 
 #endif
