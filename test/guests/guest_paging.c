@@ -81,9 +81,19 @@ static inline void outb(uint16_t port, uint8_t v)
     __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
 }
 
+/* Ends the run: QEMU's isa-debug-exit, or the test vmm stops the VM at that port; in
+ * bare Bochs that port is nothing and the Bochs shutdown port ends the emulator. */
+static void guest_exit(uint8_t value)
+{
+    guest_com1_wait(GUEST_COM1_LSR_THRE | GUEST_COM1_LSR_TEMT);    /* the report is all out */
+    outb(GUEST_PORT_EXIT, value);
+    for (const char *p = "Shutdown"; *p; p++)
+        outb(GUEST_PORT_BOCHS_SHUTDOWN, (uint8_t)*p);
+}
+
 static void putc_(char c)
 {
-    outb(GUEST_PORT_COM1, (uint8_t)c);
+    guest_com1_putc(c);
 }
 
 static void puts_(const char *s)
@@ -141,7 +151,7 @@ void unexpected_trap(void)
     puts_("SUMMARY: ");
     puthex(tests);    /* hex on purpose: never parses as a clean summary */
     puts_(" tests, 1 failures\n");
-    outb(GUEST_PORT_EXIT, GUEST_EXIT_VALUE + 1);
+    guest_exit(GUEST_EXIT_VALUE + 1);
 }
 
 /* --- paging helpers --- */
@@ -542,7 +552,7 @@ void paging_main(void)
     pdpt_a[5] = GUEST_PAGING_HOSTILE_GPA | PTE_TABLE;
     (void)probe_read(5 * GB);
     pdpt_a[5] = 0;
-    outb(GUEST_PORT_EXIT, GUEST_EXIT_VALUE);
+    guest_exit(GUEST_EXIT_VALUE);
     for (;;)
         __asm__ volatile("hlt");
 }

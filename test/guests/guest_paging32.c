@@ -194,7 +194,7 @@ static inline void outb(uint16_t port, uint8_t v)
 static void puts_(const char *s)
 {
     while (*s)
-        outb(GUEST_PORT_COM1, (uint8_t)*s++);
+        guest_com1_putc(*s++);
 }
 
 static void puthex(uint32_t v)

@@ -22,6 +22,9 @@ mb_header:
     .long 0
 _start:                                 /* GUEST_PAGING_ENTRY: flat 32-bit, paging off */
     cli
+    mov $GUEST_COM1_LCR_8N1, %al        /* COM1 8N1: Bochs's UART starts with 5 data bits */
+    mov $GUEST_PORT_COM1_LCR, %dx
+    out %al, %dx
     lgdt gdt_desc
     ljmp $SEL_CODE32, $1f
 1:  mov $SEL_DATA, %ax

@@ -35,7 +35,34 @@
 #define GUEST_PORT_COM1 0x3f8           /* OUT al: one character of the report */
 #define GUEST_PORT_EXIT 0xf4            /* OUT al: finished (QEMU isa-debug-exit when bare) */
 #define GUEST_EXIT_VALUE 0x10           /* bare QEMU exits with status 33 */
+#define GUEST_PORT_BOCHS_SHUTDOWN 0x8900  /* "Shutdown" here ends bare Bochs (no isa-debug-exit) */
 #define GUEST_PAGING_HOSTILE_GPA 0x3ff00000ull  /* a guest page table outside guest memory */
+#define GUEST_PORT_COM1_LCR 0x3fb       /* OUT al: line control, 8N1 at entry (the test vmm ignores it) */
+#define GUEST_COM1_LCR_8N1 0x03
+#define GUEST_PORT_COM1_LSR 0x3fd       /* IN al: line status; the test vmm answers THR empty */
+#define GUEST_COM1_LSR_THRE 0x20        /* transmit holding register empty */
+#define GUEST_COM1_LSR_TEMT 0x40        /* transmitter empty: every byte is out */
+
+#ifndef __ASSEMBLER__
+/*
+ * One character on COM1 as a bare machine needs it: Bochs models the UART's pace and
+ * drops a byte written before the transmit register is empty (QEMU and the test vmm
+ * never make the guest wait).
+ */
+static inline void guest_com1_wait(unsigned char lsr_bits)
+{
+    unsigned char lsr;
+    do {
+        __asm__ volatile("inb %1, %0" : "=a"(lsr) : "Nd"((unsigned short)GUEST_PORT_COM1_LSR));
+    } while ((lsr & lsr_bits) != lsr_bits);
+}
+
+static inline void guest_com1_putc(char c)
+{
+    guest_com1_wait(GUEST_COM1_LSR_THRE);
+    __asm__ volatile("outb %0, %1" : : "a"((unsigned char)c), "Nd"((unsigned short)GUEST_PORT_COM1));
+}
+#endif
 
 /* guest_pfbench: the page-fault-heavy benchmark guest, same hand-off and ports as
  * guest_paging (loaded at GUEST_PAGING_LOAD, entered at GUEST_PAGING_ENTRY). */

@@ -209,6 +209,10 @@ static void run(uint64_t mode)
                 } else {
                     line[len++] = c;
                 }
+            } else if (port == GUEST_PORT_COM1_LCR && !(q & HV_IO_IN)) {
+                /* 8N1 for a bare UART: nothing to do here */
+            } else if (port == GUEST_PORT_COM1_LSR && (q & HV_IO_IN)) {
+                s->rax = (s->rax & ~0xffull) | GUEST_COM1_LSR_THRE | GUEST_COM1_LSR_TEMT;  /* always ready */
             } else if (port == GUEST_PORT_EXIT && !(q & HV_IO_IN)) {
                 if (guest->hostile_end)
                     hvu_check(false, "vmm.paging_hostile_table_exit", "the guest finished without a GPA exit");
