@@ -49,12 +49,17 @@
  * drops a byte written before the transmit register is empty (QEMU and the test vmm
  * never make the guest wait).
  */
+static inline unsigned char guest_inb(unsigned short port)
+{
+    unsigned char v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
 static inline void guest_com1_wait(unsigned char lsr_bits)
 {
-    unsigned char lsr;
-    do {
-        __asm__ volatile("inb %1, %0" : "=a"(lsr) : "Nd"((unsigned short)GUEST_PORT_COM1_LSR));
-    } while ((lsr & lsr_bits) != lsr_bits);
+    while ((guest_inb(GUEST_PORT_COM1_LSR) & lsr_bits) != lsr_bits) {
+    }
 }
 
 static inline void guest_com1_putc(char c)

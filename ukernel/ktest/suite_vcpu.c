@@ -630,6 +630,12 @@ static void check_mode_switch(void)
  */
 static uint64_t shadow_tables[4][512] __attribute__((aligned(4096)));
 
+/* Offset of a label in a guest program (both symbols in the same assembled block). */
+static uint64_t program_offset(const unsigned char *label, const unsigned char *start)
+{
+    return (uint64_t)((uintptr_t)label - (uintptr_t)start);
+}
+
 /* Runs, answering the CR reads an SVM backend intercepts; counts CR3 reads. */
 static struct vcpu_exit run_answering_cr_reads(const uint64_t view[5], unsigned *cr3_reads)
 {
@@ -674,12 +680,13 @@ static void check_shadow_backend(void)
     for (uint64_t gva = 0; gva < GUEST_RAM_SIZE; gva += 4096)
         shadow_tables[3][gva >> 12] = image_pa(guest_ram + gva) | 7u;
     /* A 64-bit interrupt gate for #PF: selector 0x18 (the modes program's 64-bit CS). */
-    uint64_t handler = GUEST_CODE_GPA + (uint64_t)(vcpu_guest_shadow_pf - vcpu_guest_shadow);
+    uint64_t handler = GUEST_CODE_GPA + program_offset(vcpu_guest_shadow_pf, vcpu_guest_shadow);
     uint64_t *idt = (uint64_t *)(void *)(guest_ram + GUEST_SHADOW_IDT_GPA);
-    memset(idt, 0, 256 * 16);
-    idt[14 * 2] = (handler & 0xffff) | (0x18ull << 16) | (0x8e00ull << 32) |
-                  ((handler >> 16 & 0xffff) << 48);
-    idt[14 * 2 + 1] = handler >> 32;
+    const size_t pf_gate = (size_t)14 * 2;  /* 16-byte gates: two words each */
+    memset(idt, 0, (size_t)256 * 16);
+    idt[pf_gate] = (handler & 0xffff) | (0x18ull << 16) | (0x8e00ull << 32) |
+                   ((handler >> 16 & 0xffff) << 48);
+    idt[pf_gate + 1] = handler >> 32;
     load_program(vcpu_guest_shadow, vcpu_guest_shadow_end);
 
     /* Guest view: CR0 PG|ET|PE (no NE/WP), CR4 PAE|PGE, CR3 a value only the core knows. */
@@ -707,7 +714,7 @@ static void check_shadow_backend(void)
     expect_shadow_out("shadow_cr3_read_value", view, &cr3_reads, view[3]);
     ktest_check(cr3_reads == 1, "shadow_cr3_read_exits", "%u CR3 read exits", cr3_reads);
     struct vcpu_exit e = run(NULL);
-    ktest_check(e.reason == HV_EXIT_CR_ACCESS && e.qualification == (0 | HV_CR_WRITE),
+    ktest_check(e.reason == HV_EXIT_CR_ACCESS && e.qualification == HV_CR_WRITE /* CR0 */,
                 "shadow_cr0_write_exits", "exit %s q 0x%lx", reason_name(e.reason), e.qualification);
     if (e.reason == HV_EXIT_CR_ACCESS)
         skip(3);                            /* movq %rbx, %cr0 */
@@ -744,7 +751,7 @@ static void check_shadow_backend(void)
     vcpu_arch_set_nested_root(&vcpu, image_pa(nested[0]));
     vcpu_arch_set_exception_intercepts(&vcpu, 0);
     s = get(HV_MTD_RSP_RIP_RFLAGS);
-    s.rip = GUEST_CODE_GPA + (uint64_t)(vcpu_guest_shadow_pf - vcpu_guest_shadow) - 1;   /* the hlt */
+    s.rip = GUEST_CODE_GPA + program_offset(vcpu_guest_shadow_pf, vcpu_guest_shadow) - 1; /* the hlt */
     put(&s, HV_MTD_RSP_RIP_RFLAGS);
     e = run(NULL);
     struct hv_vcpu_state after = get(HV_MTD_CR);
