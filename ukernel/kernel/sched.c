@@ -9,6 +9,7 @@
 #include "../arch/x86_64/percpu.h"
 #include "../arch/x86_64/trap.h"
 #include "../include/hv/fault.h"
+#include "../object/notification.h"
 #include "../object/sched_context.h"
 #include "assert.h"
 #include "config.h"
@@ -247,7 +248,9 @@ void sched_tick(void)
 {
     klock_acquire();    /* from the idle loop; a no-op re-entry on a user-mode trap */
     sched_account();
-    refill_due(sched_now());
+    uint64_t now = sched_now();
+    refill_due(now);
+    notification_timers_expire(now);    /* NOTIFICATION_SET_TIMER: tick resolution */
     this_cpu()->need_resched = 1;
     klock_release();
 }

@@ -115,6 +115,9 @@ static void invoke_object(struct tcb *t, struct cte *slot)
     case HV_OBJ_VCPU:
         err = vcpu_invoke(root, slot, label, args, nargs, &out);
         break;
+    case HV_OBJ_NOTIFICATION:
+        err = notification_invoke(slot, label, args, nargs);
+        break;
     default:
         err = HV_ERR_WRONG_TYPE;
         break;
@@ -193,6 +196,8 @@ static void handle_syscall(struct tcb *t, uint64_t nr)
             }
             t->flags = 0;
             ipc_send(t, slot, nr == HV_SYS_CALL, nr != HV_SYS_NB_SEND);
+        } else if (type == HV_OBJ_NOTIFICATION && nr == HV_SYS_CALL && hv_tag_label(t->ctx.rsi) != 0) {
+            invoke_object(t, slot);     /* a labelled call on a notification: SET_TIMER */
         } else if (type == HV_OBJ_NOTIFICATION) {
             if (!cap_has_rights(&slot->cap, HV_RIGHT_WRITE)) {
                 ipc_set_result(t, HV_ERR_INSUFFICIENT_RIGHTS);

@@ -36,7 +36,7 @@ enum hv_object_type {
 #define HV_TCB_BITS 11                  /* 2 KiB */
 #define HV_SCHED_CONTEXT_BITS 7
 #define HV_ENDPOINT_BITS 5
-#define HV_NOTIFICATION_BITS 6
+#define HV_NOTIFICATION_BITS 7         /* 128 bytes: 48 of signal state + 32 of timer (80 > 64) */
 #define HV_REPLY_BITS 5
 #define HV_PAGE_TABLE_BITS 12           /* PML4, PDPT, PD, PT */
 #define HV_FRAME_BITS 12
@@ -168,6 +168,22 @@ enum hv_invocation {
     HV_INV_VCPU_WRITE_STATE = 64,   /* state (with its mtd) in the message words at HV_VCPU_STATE_WORD */
     HV_INV_VCPU_SET_EXCEPTION_INTERCEPTS = 65, /* (bit per guest exception vector 0-31) */
     HV_INV_VCPU_RECALL = 66,        /* force an HV_EXIT_RECALL exit soon (any thread, any CPU) */
+    /*
+     * Notification. A `call` on a notification cap with label 0 signals it (as send
+     * does); any other label is an invocation. SET_TIMER is the core's only timer,
+     * mechanism only: once the TSC (the time base of bootinfo's tsc_hz) reaches
+     * deadline_tsc, the core signals the notification with `bits` (OR-ed into its
+     * word, waking a waiter or a bound TCB blocked in recv) — once, then the timer is
+     * disarmed. Arming again replaces the previous deadline (whether or not it had
+     * fired); deadline 0 disarms (bits are then ignored); a deadline already reached
+     * signals at once, inside the invocation. Needs WRITE on the cap (else
+     * HV_ERR_INSUFFICIENT_RIGHTS); bits == 0 with a deadline is HV_ERR_INVALID_ARGUMENT;
+     * fewer than two words HV_ERR_TRUNCATED. Resolution: expiry is checked at every
+     * CPU's timer tick (1 kHz each), so a signal arrives at or after its deadline and
+     * normally within 1 ms of it. The deadline lives in the object (no memory is
+     * taken); deleting the last cap of an armed notification disarms it.
+     */
+    HV_INV_NOTIFICATION_SET_TIMER = 70, /* (deadline_tsc, bits) */
 };
 
 #endif
