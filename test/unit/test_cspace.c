@@ -51,6 +51,7 @@
 #define DEPTH 64u
 #define NSLOTS(radix) (1ull << (radix))
 #define EP_SIZE (1ull << HV_ENDPOINT_BITS)
+#define NTFN_SIZE (1ull << HV_NOTIFICATION_BITS)
 #define PAGE (1ull << HV_FRAME_BITS)
 #define BADGE_LIMIT (1ull << 52)                /* badges are 52-bit (message label width) */
 
@@ -1036,8 +1037,8 @@ static void test_retype_layout(void **state)
     assert_int_equal(cap_pa(&rs(27)->cap), UT_PA + 4 * PAGE);
     assert_int_equal(rretype(S_UT, HV_OBJ_ENDPOINT, 0, 28, 3), HV_OK);
     for (unsigned i = 0; i < 3; i++)
-        assert_int_equal(cap_pa(&rs(28 + i)->cap), UT_PA + 4 * PAGE + 64 + i * EP_SIZE);
-    assert_int_equal(ut->cap.data, 4 * PAGE + 64 + 3 * EP_SIZE);
+        assert_int_equal(cap_pa(&rs(28 + i)->cap), UT_PA + 4 * PAGE + NTFN_SIZE + i * EP_SIZE);
+    assert_int_equal(ut->cap.data, 4 * PAGE + NTFN_SIZE + 3 * EP_SIZE);
     /* A page table and a reply object. */
     assert_int_equal(rretype(S_UT, HV_OBJ_PT, 0, 31, 1), HV_OK);
     assert_int_equal(cap_pa(&rs(31)->cap), UT_PA + 5 * PAGE);
