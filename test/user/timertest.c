@@ -89,7 +89,7 @@ static void test_errors(void)
     hvu_check(err == HV_OK && e1 == HV_ERR_INVALID_ARGUMENT && e2 == HV_ERR_INSUFFICIENT_RIGHTS && werr == HV_OK &&
                   bits == 0x4 && woke >= deadline,
               "timer.failed_rearm_keeps_deadline", "arm %lu bad %lu/%lu wait %lu bits 0x%lx early by %ld us", err, e1,
-              e2, werr, bits, woke >= deadline ? 0l : (long)to_us(deadline - woke));
+              e2, werr, bits, woke >= deadline ? 0L : (long)to_us(deadline - woke));
 
     /* A call with label 0 still signals, as before the timer existed. */
     struct hv_msg m = { hv_tag(0, 0, 0), 0, { 0, 0, 0, 0 } };
@@ -321,7 +321,7 @@ static void test_lifetime(void)
     uint64_t err, bits;
     /* A witness armed across everything below: the list around the dead entries stays whole. */
     uint64_t witness = new_ntfn();
-    uint64_t witness_deadline = rdtsc() + ms(3 * QUIET_MS);
+    uint64_t witness_deadline = rdtsc() + ms(3ull * QUIET_MS);
     err = set_timer(witness, witness_deadline, 0x1);
 
     /* Deleting one of two caps keeps the timer; deleting the last disarms it. */

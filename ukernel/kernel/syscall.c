@@ -196,9 +196,7 @@ static void handle_syscall(struct tcb *t, uint64_t nr)
             }
             t->flags = 0;
             ipc_send(t, slot, nr == HV_SYS_CALL, nr != HV_SYS_NB_SEND);
-        } else if (type == HV_OBJ_NOTIFICATION && nr == HV_SYS_CALL && hv_tag_label(t->ctx.rsi) != 0) {
-            invoke_object(t, slot);     /* a labelled call on a notification: SET_TIMER */
-        } else if (type == HV_OBJ_NOTIFICATION) {
+        } else if (type == HV_OBJ_NOTIFICATION && (nr != HV_SYS_CALL || hv_tag_label(t->ctx.rsi) == 0)) {
             if (!cap_has_rights(&slot->cap, HV_RIGHT_WRITE)) {
                 ipc_set_result(t, HV_ERR_INSUFFICIENT_RIGHTS);
                 return;
@@ -209,7 +207,7 @@ static void handle_syscall(struct tcb *t, uint64_t nr)
             ipc_reply(t, slot);
             ipc_set_result(t, HV_OK);
         } else {
-            invoke_object(t, slot);
+            invoke_object(t, slot);     /* incl. a labelled call on a notification (SET_TIMER) */
         }
         return;
     case HV_SYS_SIGNAL:
