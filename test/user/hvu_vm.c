@@ -21,6 +21,20 @@ uint64_t hvu_vcpu_read(uint64_t vcpu, uint64_t mtd, struct hv_vcpu_state *s)
     return err;
 }
 
+uint64_t hvu_vcpu_counters(uint64_t vcpu, struct hv_vcpu_counters *c, uint64_t *totals)
+{
+    struct hv_msg out;
+    uint64_t err = hvu_invoke(vcpu, HV_INV_VCPU_READ_COUNTERS, 0, NULL, &out);
+    if (err != HV_OK)
+        return err;
+    memcpy(c, &hvu_ipc()->msg[HV_VCPU_COUNTERS_WORD], sizeof(*c));
+    if (totals != NULL) {
+        for (unsigned i = 0; i < 4; i++)
+            totals[i] = out.w[i];
+    }
+    return HV_OK;
+}
+
 uint64_t hvu_vcpu_write(uint64_t vcpu, const struct hv_vcpu_state *s)
 {
     uint64_t args[HV_VCPU_STATE_WORD + HV_VCPU_STATE_WORDS];

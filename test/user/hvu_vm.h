@@ -33,6 +33,8 @@ uint64_t hvu_vm_start(struct hvu_vm *vm, uint64_t budget_us, uint64_t period_us)
 
 /* READ_STATE / WRITE_STATE through the caller's IPC buffer. */
 uint64_t hvu_vcpu_read(uint64_t vcpu, uint64_t mtd, struct hv_vcpu_state *s);
+/* VCPU_READ_COUNTERS: the table into *c, the four totals (w0-w3) into totals[4] (may be NULL). */
+uint64_t hvu_vcpu_counters(uint64_t vcpu, struct hv_vcpu_counters *c, uint64_t *totals);
 uint64_t hvu_vcpu_write(uint64_t vcpu, const struct hv_vcpu_state *s);
 
 /* The exit state in the IPC buffer after a VM-exit message, to edit in place for the reply. */

@@ -63,6 +63,32 @@ static void reply_resume(uint64_t mtd)
     (void)hv_send(reply_obj, &m);
 }
 
+/* The totals (w0-w3) are the sums of the table; a guest exit is counted before it is served. */
+static bool counters_consistent(const struct hv_vcpu_counters *c, const uint64_t *totals)
+{
+    uint64_t exits = 0, resolved = 0, messages = 0;
+    bool ok = true;
+    for (unsigned r = 0; r < HV_EXIT_REASON_COUNT; r++) {
+        exits += c->exits[r];
+        resolved += c->resolved[r];
+        messages += c->messages[r];
+        bool core_made = r == HV_EXIT_RECALL || r == HV_EXIT_INVALID_STATE;
+        if (!core_made && r != HV_EXIT_NONE && c->exits[r] < c->resolved[r] + c->messages[r])
+            ok = false;
+    }
+    return ok && c->resolved[HV_EXIT_NONE] == 0 && c->messages[HV_EXIT_NONE] == 0 && totals[0] == exits &&
+           totals[1] == resolved && totals[2] == messages && totals[3] == c->exits[HV_EXIT_NONE];
+}
+
+static bool counters_all_zero(const struct hv_vcpu_counters *c)
+{
+    for (unsigned r = 0; r < HV_EXIT_REASON_COUNT; r++) {
+        if (c->exits[r] != 0 || c->resolved[r] != 0 || c->messages[r] != 0)
+            return false;
+    }
+    return true;
+}
+
 /* ---- error checks of the new invocations ---- */
 
 static void check_errors(void)
@@ -242,6 +268,23 @@ static void check_errors(void)
               "vcpu.no_guest_memory_no_entry", "resume %lu got %d badge %lu reason %lu qual 0x%lx", err, got,
               m.badge, m.w[0], m.w[1]);
     reply_stop();
+    /* Its counters: one message the core made, no guest exit; READ is what it needs. */
+    struct hv_vcpu_counters c;
+    uint64_t totals[4], v_ro;
+    err = hvu_vcpu_counters(v, &c, totals);
+    bool only_invalid = c.messages[HV_EXIT_INVALID_STATE] == 1 && totals[0] == 0 && totals[1] == 0 && totals[2] == 1;
+    hvu_check(err == HV_OK && only_invalid && counters_consistent(&c, totals), "vcpu.counters_core_made_exit",
+              "err %lu exits %lu resolved %lu messages %lu invalid %lu", err, totals[0], totals[1], totals[2],
+              c.messages[HV_EXIT_INVALID_STATE]);
+    err = hvu_vcpu_counters(v_wo, &c, totals);
+    hvu_check(err == HV_ERR_INSUFFICIENT_RIGHTS, "vcpu.counters_need_read", "err %lu", err);
+    (void)hvu_copy(v, HV_RIGHT_READ, &v_ro);
+    err = hvu_vcpu_counters(v_ro, &c, totals);
+    hvu_check(err == HV_OK && totals[2] == 1, "vcpu.counters_read_only_cap", "err %lu messages %lu", err, totals[2]);
+    (void)hvu_delete(v_ro);
+    err = hvu_vcpu_counters(v2, &c, totals);
+    hvu_check(err == HV_OK && counters_all_zero(&c) && totals[0] == 0 && totals[2] == 0, "vcpu.counters_start_at_zero",
+              "err %lu exits %lu messages %lu", err, totals[0], totals[2]);
     /* Deleting the VCPU unbinds and stops its thread; the TCB can be bound again. */
     (void)hvu_delete(v_wo);
     (void)hvu_delete(v);
@@ -356,6 +399,37 @@ static void recall_thread(uint64_t vcpu)
         (void)hv_wait(recall_ntfn, &bits);
 }
 
+/*
+ * After guest_basic: the core's counters agree with what this handler received, reason
+ * by reason; nested paging resolves nothing in the core; the spin before the recall
+ * needed at least one exit for the host (a tick or the recall's kick).
+ */
+static void check_counters(uint64_t vcpu, const uint64_t *seen)
+{
+    struct hv_vcpu_counters c;
+    uint64_t totals[4];
+    uint64_t err = hvu_vcpu_counters(vcpu, &c, totals);
+    bool same = true;
+    for (unsigned r = 0; r < HV_EXIT_REASON_COUNT; r++) {
+        if (c.messages[r] != seen[r]) {
+            same = false;
+            hvu_printf("vmm: reason %u: core sent %lu, handler received %lu\n", r, c.messages[r], seen[r]);
+        }
+    }
+    hvu_printf("vmm: guest_basic exits %lu (host %lu), resolved in core %lu, messages %lu\n", totals[0], totals[3],
+               totals[1], totals[2]);
+    hvu_check(err == HV_OK && same, "vcpu.counters_match_messages", "err %lu (see lines above)", err);
+    hvu_check(err == HV_OK && counters_consistent(&c, totals), "vcpu.counters_consistent", "totals %lu %lu %lu %lu",
+              totals[0], totals[1], totals[2], totals[3]);
+    hvu_check(err == HV_OK && totals[1] == 0 && c.exits[HV_EXIT_IO] >= seen[HV_EXIT_IO] && seen[HV_EXIT_IO] > 0,
+              "vcpu.counters_nested_resolves_nothing", "resolved %lu io %lu/%lu", totals[1], c.exits[HV_EXIT_IO],
+              seen[HV_EXIT_IO]);
+    hvu_check(err == HV_OK && c.exits[HV_EXIT_NONE] >= 1 && c.exits[HV_EXIT_RECALL] == 0 &&
+                  c.messages[HV_EXIT_RECALL] == 1,
+              "vcpu.counters_host_exits_and_recall", "host %lu recall exits %lu messages %lu", c.exits[HV_EXIT_NONE],
+              c.exits[HV_EXIT_RECALL], c.messages[HV_EXIT_RECALL]);
+}
+
 static void basic(void)
 {
     struct hvu_vm vm;
@@ -392,10 +466,14 @@ static void basic(void)
     uint64_t probe_cap = 0;
     bool done = false, spinning = false;
     struct hv_msg m;
+    uint64_t seen[HV_EXIT_REASON_COUNT];
+    memset(seen, 0, sizeof(seen));
     while (!done && next_exit(&m)) {
         exits++;
         struct hv_vcpu_state *s = hvu_exit_state();
         uint64_t reason = m.w[0], q = m.w[1];
+        if (reason < HV_EXIT_REASON_COUNT && m.badge == BADGE_BASIC)
+            seen[reason]++;
         uint64_t mtd = HV_MTD_GPR | HV_MTD_RSP_RIP_RFLAGS;
         if (m.badge != BADGE_BASIC) {
             hvu_check(false, "vmm.exit_from_basic_vm", "badge %lu reason %lu", m.badge, reason);
@@ -492,6 +570,7 @@ static void basic(void)
     hvu_check(done && guest_summary_seen && guest_fails == 0 && guest_passes >= 9, "vmm.basic_guest_ran",
               "done %d summary %d passes %u fails %u exits %u", done, guest_summary_seen, guest_passes,
               guest_fails, exits);
+    check_counters(vm.vcpu, seen);
 }
 
 void user_main(const struct hv_bootinfo *bi);

@@ -17,10 +17,17 @@
 #include "sched.h"
 #include "vcpu_shadow.h"
 
+/* The counters' row of an exit reason (a backend never reports one out of range). */
+static unsigned counter_index(enum hv_exit_reason r)
+{
+    return r < HV_EXIT_REASON_COUNT ? (unsigned)r : (unsigned)HV_EXIT_UNHANDLED;
+}
+
 /* Stops the thread: its handler gets HV_FAULT_VM_EXIT with the state its mask chose. */
 static void report(struct tcb *t, struct vcpu *v, const struct vcpu_exit *e)
 {
     uint32_t mtd = e->reason < HV_EXIT_REASON_COUNT ? v->transfer[e->reason] : HV_MTD_ALL;
+    v->counters.messages[counter_index(e->reason)]++;
     v->exit = *e;
     memset(&v->exit_state, 0, sizeof(v->exit_state));
     vcpu_state_read(v, mtd, &v->exit_state);
@@ -79,12 +86,16 @@ void vcpu_run_current(void)
         klock_acquire();
         if (cpu->current != t)
             sched_exit_to_user();   /* evicted (being destroyed, or its memory changed): hands off */
+        unsigned row = counter_index(e.reason);
+        v->counters.exits[row]++;   /* not evicted: the vCPU is still bound to this thread */
         sched_account();
         if (t->state != THREAD_RUNNABLE)
             sched_exit_to_user();   /* stopped meanwhile: the guest redoes the exiting instruction */
         /* Shadow mode: #PF, CR and INVLPG exits (and EFER) end here, no message. */
-        if (e.reason != HV_EXIT_NONE && shadow && vcpu_shadow_exit(v, &e))
+        if (e.reason != HV_EXIT_NONE && shadow && vcpu_shadow_exit(v, &e)) {
+            v->counters.resolved[row]++;
             e.reason = HV_EXIT_NONE;
+        }
         if (e.reason != HV_EXIT_NONE) {
             report(t, v, &e);
             sched_exit_to_user();

@@ -282,6 +282,29 @@ static enum hv_error read_state(struct vcpu *v, const uint64_t *args, unsigned n
     return HV_OK;
 }
 
+/* Totals in the registers, the table in the caller's IPC buffer (needs one). */
+static enum hv_error read_counters(const struct vcpu *v, struct hv_msg *reply_out)
+{
+    struct tcb *caller = sched_current();
+    struct hv_ipc_buffer *buf = caller != NULL ? tcb_ipc_buffer(caller) : NULL;
+    if (buf == NULL)
+        return HV_ERR_TRUNCATED;
+    const struct hv_vcpu_counters *c = &v->counters;
+    uint64_t exits = 0, resolved = 0, messages = 0;
+    for (unsigned r = 0; r < HV_EXIT_REASON_COUNT; r++) {
+        exits += c->exits[r];
+        resolved += c->resolved[r];
+        messages += c->messages[r];
+    }
+    memcpy(&buf->msg[HV_VCPU_COUNTERS_WORD], c, sizeof(*c));
+    reply_out->w[0] = exits;
+    reply_out->w[1] = resolved;
+    reply_out->w[2] = messages;
+    reply_out->w[3] = c->exits[HV_EXIT_NONE];
+    reply_out->tag = hv_tag(0, HV_VCPU_COUNTERS_WORD + HV_VCPU_COUNTERS_WORDS, 0);
+    return HV_OK;
+}
+
 /* Wakes the CPU running the vCPU's thread so it leaves the guest and sees the request. */
 static void recall(struct vcpu *v)
 {
@@ -293,7 +316,7 @@ enum hv_error vcpu_invoke(const struct cap *root, struct cte *slot, uint64_t lab
                           const uint64_t *args, unsigned nargs, struct hv_msg *reply_out)
 {
     struct vcpu *v = vcpu_of(&slot->cap);
-    bool writes = label != HV_INV_VCPU_READ_STATE;
+    bool writes = label != HV_INV_VCPU_READ_STATE && label != HV_INV_VCPU_READ_COUNTERS;
     if (!cap_has_rights(&slot->cap, writes ? HV_RIGHT_WRITE : HV_RIGHT_READ))
         return HV_ERR_INSUFFICIENT_RIGHTS;
     enum hv_error err;
@@ -360,6 +383,8 @@ enum hv_error vcpu_invoke(const struct cap *root, struct cte *slot, uint64_t lab
             return HV_ERR_ILLEGAL_OPERATION;    /* nothing runs it: nothing to recall */
         recall(v);
         return HV_OK;
+    case HV_INV_VCPU_READ_COUNTERS:
+        return read_counters(v, reply_out);
     default:
         return HV_ERR_UNKNOWN_INVOCATION;
     }

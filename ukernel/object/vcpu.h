@@ -43,6 +43,7 @@ struct vcpu {
     uint32_t transfer[HV_EXIT_REASON_COUNT];   /* HV_MTD_* per exit reason */
     struct vcpu_exit exit;              /* the exit being reported */
     struct hv_vcpu_state exit_state;    /* its state, as the transfer mask chose */
+    struct hv_vcpu_counters counters;   /* VCPU_READ_COUNTERS; written under the kernel lock */
     struct vcpu_arch arch;
 };
 

@@ -168,6 +168,8 @@ enum hv_invocation {
     HV_INV_VCPU_WRITE_STATE = 64,   /* state (with its mtd) in the message words at HV_VCPU_STATE_WORD */
     HV_INV_VCPU_SET_EXCEPTION_INTERCEPTS = 65, /* (bit per guest exception vector 0-31) */
     HV_INV_VCPU_RECALL = 66,        /* force an HV_EXIT_RECALL exit soon (any thread, any CPU) */
+    HV_INV_VCPU_READ_COUNTERS = 67, /* needs READ; any time, running or not -> totals in w0-w3,
+                                       struct hv_vcpu_counters in the IPC buffer (hv/vcpu.h) */
     /*
      * Notification. A `call` on a notification cap with label 0 signals it (as send
      * does); any other label is an invocation. SET_TIMER is the core's only timer,

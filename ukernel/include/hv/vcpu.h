@@ -132,6 +132,31 @@ enum hv_exit_reason {
     HV_EXIT_REASON_COUNT
 };
 
+/*
+ * VCPU_READ_COUNTERS: what the vCPU's exits became, counted since it was made. The
+ * four result registers carry the totals (w0 guest exits, w1 resolved in the core,
+ * w2 messages to the handler, w3 exits that only ended the run for the host), the IPC
+ * buffer from word HV_VCPU_COUNTERS_WORD the table by normalized reason:
+ *  - exits[r]: VM exits out of the guest, by reason; exits[HV_EXIT_NONE] are those
+ *    that only gave the CPU back to the host (an interrupt, NMI, preemption timer);
+ *  - resolved[r]: of those, the exits the core finished itself without a message
+ *    (shadow mode: #PF, CR accesses, INVLPG, EFER);
+ *  - messages[r]: HV_FAULT_VM_EXIT messages sent to the handler, including the ones
+ *    the core makes without a guest exit (HV_EXIT_RECALL, HV_EXIT_INVALID_STATE for a
+ *    vCPU without guest memory).
+ * An exit is neither resolved nor sent when the thread was stopped or moved meanwhile
+ * (the guest redoes the instruction), so exits >= resolved + messages per guest reason.
+ */
+struct hv_vcpu_counters {
+    uint64_t exits[HV_EXIT_REASON_COUNT];
+    uint64_t resolved[HV_EXIT_REASON_COUNT];
+    uint64_t messages[HV_EXIT_REASON_COUNT];
+};
+#define HV_VCPU_COUNTERS_WORD 4u
+#define HV_VCPU_COUNTERS_WORDS (sizeof(struct hv_vcpu_counters) / 8u)
+_Static_assert(HV_VCPU_COUNTERS_WORD + sizeof(struct hv_vcpu_counters) / 8u <= 64u,
+               "the counters fit HV_MSG_MAX_WORDS");
+
 /* HV_EXIT_IO qualification (w1). */
 #define HV_IO_PORT_MASK 0xffffu
 #define HV_IO_SIZE_SHIFT 16         /* bytes: 1, 2 or 4 */
