@@ -170,6 +170,41 @@ static void cpuid_answer(struct hv_vcpu_state *s)
     s->rdx = d;
 }
 
+/*
+ * What the guest's exits became (VCPU_READ_COUNTERS): the messages agree with what this
+ * handler received; shadow mode finishes the guest's page faults and CR accesses in the
+ * core, nested mode nothing. The share of exits needing service that the core resolved
+ * itself is printed as a BENCH figure (counts, not time: the same under -icount or not).
+ */
+static void exit_counters(uint64_t vcpu, uint64_t mode, const uint64_t *seen)
+{
+    struct hv_vcpu_counters c;
+    uint64_t totals[4];
+    uint64_t err = hvu_vcpu_counters(vcpu, &c, totals);
+    bool same = err == HV_OK;
+    for (unsigned r = 0; same && r < HV_EXIT_REASON_COUNT; r++)
+        same = c.messages[r] == seen[r];
+    hvu_check(same, "vmm.paging_counters_match_messages", "err %lu messages %lu", err, totals[2]);
+    hvu_printf("pagingtest: %s exits %lu (host %lu), resolved in core %lu, messages %lu\n",
+               mode == HV_VCPU_MODE_SHADOW ? "shadow" : "nested", totals[0], totals[3], totals[1], totals[2]);
+    for (unsigned r = 1; err == HV_OK && r < HV_EXIT_REASON_COUNT; r++) {
+        if (c.exits[r] != 0 || c.messages[r] != 0)
+            hvu_printf("pagingtest:   reason %2u: exits %lu resolved %lu messages %lu\n", r, c.exits[r],
+                       c.resolved[r], c.messages[r]);
+    }
+    if (mode == HV_VCPU_MODE_SHADOW) {
+        hvu_check(err == HV_OK && c.resolved[HV_EXIT_EXCEPTION] > 0 && c.resolved[HV_EXIT_CR_ACCESS] > 0 &&
+                      c.messages[HV_EXIT_EXCEPTION] == 0,
+                  "vmm.paging_shadow_resolved_in_core", "#PF %lu CR %lu, #PF messages %lu",
+                  c.resolved[HV_EXIT_EXCEPTION], c.resolved[HV_EXIT_CR_ACCESS], c.messages[HV_EXIT_EXCEPTION]);
+        uint64_t served = totals[1] + totals[2];
+        if (err == HV_OK && served != 0)
+            hvu_printf("BENCH exits_resolved_in_core_pct %lu pct\n", (totals[1] * 100u + served / 2u) / served);
+    } else {
+        hvu_check(err == HV_OK && totals[1] == 0, "vmm.paging_nested_resolves_nothing", "resolved %lu", totals[1]);
+    }
+}
+
 static void run(uint64_t mode)
 {
     uint64_t vcpu = 0, tcb = 0, gm = 0;
@@ -187,6 +222,8 @@ static void run(uint64_t mode)
     unsigned len = 0, exits = 0;
     bool finished = false, hostile_gpa = false;
     struct hv_msg m;
+    uint64_t seen[HV_EXIT_REASON_COUNT];
+    memset(seen, 0, sizeof(seen));
     while (!finished) {
         m = (struct hv_msg){ 0, 0, { 0, 0, 0, 0 } };
         if (hv_recv(fault_ep, reply_obj, &m) != HV_OK || hv_tag_label(m.tag) != HV_FAULT_VM_EXIT) {
@@ -196,6 +233,8 @@ static void run(uint64_t mode)
         exits++;
         struct hv_vcpu_state *s = hvu_exit_state();
         uint64_t reason = m.w[0], q = m.w[1];
+        if (reason < HV_EXIT_REASON_COUNT)
+            seen[reason]++;
         uint64_t mtd = HV_MTD_GPR | HV_MTD_RSP_RIP_RFLAGS;
         switch (reason) {
         case HV_EXIT_IO: {
@@ -272,6 +311,7 @@ static void run(uint64_t mode)
     if (mode == HV_VCPU_MODE_SHADOW)
         hvu_check(st.cr3 != 0 && st.cr3 < guest->end, "vmm.paging_shadow_guest_cr3",
                   "cr3 0x%lx (the guest's, not the shadow root)", st.cr3);
+    exit_counters(vcpu, mode, seen);
 }
 
 void user_main(const struct hv_bootinfo *bi);

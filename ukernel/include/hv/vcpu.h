@@ -144,8 +144,10 @@ enum hv_exit_reason {
  *  - messages[r]: HV_FAULT_VM_EXIT messages sent to the handler, including the ones
  *    the core makes without a guest exit (HV_EXIT_RECALL, HV_EXIT_INVALID_STATE for a
  *    vCPU without guest memory).
- * An exit is neither resolved nor sent when the thread was stopped or moved meanwhile
- * (the guest redoes the instruction), so exits >= resolved + messages per guest reason.
+ * exits[] and resolved[] count by the exit's own reason, messages[] by the reason
+ * reported (shadow mode reports a guest #PF on a table outside guest memory as
+ * HV_EXIT_GPA). An exit is neither resolved nor sent when its thread was stopped
+ * meanwhile (the guest redoes the instruction).
  */
 struct hv_vcpu_counters {
     uint64_t exits[HV_EXIT_REASON_COUNT];
