@@ -109,11 +109,6 @@ void notification_timers_expire(uint64_t now)
     }
 }
 
-uint64_t notification_timers_earliest(void)
-{
-    return timer_head != NULL ? timer_head->timer_deadline : 0;
-}
-
 enum { TIMER_DEADLINE = 0, TIMER_BITS, TIMER_ARGS };
 
 /* Changes nothing: every way SET_TIMER can fail. */

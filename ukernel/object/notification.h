@@ -54,7 +54,5 @@ enum hv_error notification_invoke(struct cte *slot, uint64_t label, const uint64
  * disarms it. Called with the kernel lock held, from the timer tick of every CPU.
  */
 void notification_timers_expire(uint64_t now);
-/* The earliest armed deadline, 0 if none (for tests and the tick's fast check). */
-uint64_t notification_timers_earliest(void);
 
 #endif
