@@ -122,7 +122,7 @@ static void check_ticks(void)
     for (unsigned cpu = 0; cpu < CONFIG_MAX_CPUS; cpu++)
         before[cpu] = lapic_timer_ticks_of(cpu);
     pit_delay_us((uint64_t)TICK_WINDOW_MS * US_PER_MS);
-    /* Wide bounds as in suite timer: a loaded host merges ticks; a silent or 4x-off timer is broken. */
+    /* Wide bounds as in suite timer: a loaded host merges ticks; a silent, 10x-slow or 2x-fast timer is broken. */
     uint64_t expected = (uint64_t)CONFIG_TIMER_HZ * TICK_WINDOW_MS / MS_PER_S;
     bool all_tick = true;
     bool all_in_rate = true;
@@ -137,7 +137,7 @@ static void check_ticks(void)
             all_tick = false;
             bad_cpu = cpu;
         }
-        if ((ticks < expected / 4 || ticks > expected * 2) && all_in_rate) {
+        if ((ticks < expected / 10 || ticks > expected * 2) && all_in_rate) {
             all_in_rate = false;
             bad_ticks = ticks;
             if (all_tick)
