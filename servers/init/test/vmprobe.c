@@ -139,7 +139,7 @@ static void check_info(void)
     uint64_t ksize = (uint64_t)(kernel_bytes_end - kernel_bytes), isize = (uint64_t)(initrd_bytes_end - initrd_bytes);
     CHECK(v->magic == HV_VM_INFO_MAGIC && v->version == HV_VM_INFO_VERSION, "info.magic_version", "0x%llx %u",
           (unsigned long long)v->magic, v->version);
-    CHECK(v->vcpus == VMPROBE_VCPUS && v->ram_bytes == VMPROBE_RAM_MIB * 1048576ull && v->paging == HV_VCPU_MODE_NESTED &&
+    CHECK(v->vcpus == VMPROBE_VCPUS && v->ram_bytes == VMPROBE_RAM_MIB * 1048576ull && v->paging == (VMPROBE_SHADOW ? HV_VCPU_MODE_SHADOW : HV_VCPU_MODE_NESTED) &&
               v->vm_control_slot == S,
           "info.shape", "vcpus %u ram %llu paging %u slot %u", v->vcpus, (unsigned long long)v->ram_bytes, v->paging,
           v->vm_control_slot);
