@@ -31,7 +31,7 @@
 #define VCPU_SHADOW_BITS 21u
 _Static_assert(VCPU_NESTED_BITS >= HV_VCPU_MIN_BITS && VCPU_SHADOW_BITS <= HV_VCPU_MAX_BITS, "VCPU sizes the core takes");
 _Static_assert(HV_VM_MAX_VCPUS == HV_MANIFEST_MAX_VCPUS, "the manifest allows exactly the vCPUs the ABI has slots for");
-_Static_assert(HV_VM_SLOTS(3u) == HV_MANIFEST_VM_SLOTS(3u) && HV_VM_SLOT_REPLY(2u) + 1u == HV_VM_SLOTS(3u),
+_Static_assert(HV_VM_SLOTS(3u) == 10u && HV_MANIFEST_VM_SLOTS(3u) == 10u && HV_VM_SLOT_REPLY(2u) == 9u,
                "manifest_check reserves exactly the slots vm_abi.h fills");
 _Static_assert(HV_VM_CMDLINE_MAX == sizeof(((hv_manifest_Vm *)0)->cmdline) &&
                    HV_VM_NAME_MAX == sizeof(((hv_manifest_Vm *)0)->name),
@@ -185,8 +185,8 @@ static void build(struct vm *v)
     unsigned vcpu_bits = v->m->paging == hv_manifest_PagingMode_PAGING_SHADOW ? VCPU_SHADOW_BITS : VCPU_NESTED_BITS;
     unsigned bits = gm_bits(ram);
     v->ram_pages = ram / PAGE;
-    uint64_t bytes = ram + (1ull << bits) + v->m->vcpus * ((1ull << vcpu_bits) + (1ull << HV_TCB_BITS) + PAGE);
-    uint64_t slots = v->ram_pages + 4u * v->m->vcpus + 2u;
+    uint64_t bytes = ram + (1ull << bits) + (uint64_t)v->m->vcpus * ((1ull << vcpu_bits) + (1ull << HV_TCB_BITS) + PAGE);
+    uint64_t slots = v->ram_pages + 4u * (uint64_t)v->m->vcpus + 2u;
     if (bits > HV_GUEST_MEMORY_MAX_BITS || bytes > hvu_free_bytes() || slots > hvu_free_slots()) {
         hvu_printf("init: vm %s: needs %lu KiB and %lu slots, init has %lu KiB and %lu slots free: VM not built\n",
                    v->m->name, (unsigned long)bytes >> 10, (unsigned long)slots, (unsigned long)hvu_free_bytes() >> 10,
@@ -271,7 +271,7 @@ void vm_needs(const struct server *s, uint64_t *bytes, uint64_t *slots)
                       blocks(HV_VM_KERNEL_VA, HV_VM_KERNEL_VA + kp * PAGE, TABLE_SPAN) +
                       blocks(HV_VM_INITRD_VA, HV_VM_INITRD_VA + ip * PAGE, TABLE_SPAN);
     /* The info frame, the tables; Reply objects counted at 64 bytes: padding after a notification. */
-    *bytes += (1 + 3 * tables) * PAGE + v->m->vcpus * 64u;
+    *bytes += (1 + 3 * tables) * PAGE + (uint64_t)v->m->vcpus * 64u;
     /* The info frame and its read-only copy, a copy per RAM and module page, the tables, a Reply per vCPU. */
     *slots += 2 + v->ram_pages + kp + ip + 3 * tables + v->m->vcpus;
 }

@@ -15,8 +15,9 @@
 #include "hv/vcpu.h"
 #include "hv/vm_abi.h"
 #include "init_test.h"
+#include "vmprobe_paths.h"
 
-/* The module bytes init must show at HV_VM_KERNEL_VA / HV_VM_INITRD_VA, built in (VMPROBE_KERNEL/INITRD: paths). */
+/* The module bytes init must show at HV_VM_KERNEL_VA / HV_VM_INITRD_VA, built in (vmprobe_paths.h: where). */
 #define INCBIN(sym, path)                                                                                          \
     __asm__(".section .rodata\n.balign 16\n.globl " #sym "\n" #sym ":\n.incbin \"" path "\"\n.globl " #sym        \
             "_end\n" #sym "_end:\n.byte 0\n.previous\n")
@@ -106,7 +107,7 @@ static void put_program(unsigned i)
 
 static uint64_t start_vcpu(unsigned i, uint64_t rip)
 {
-    struct hv_vcpu_state s;
+    struct hv_vcpu_state s = { 0 };
     uint64_t err = read_state(S + HV_VM_SLOT_VCPU(i), &s);
     if (err != HV_OK)
         return err;
@@ -136,7 +137,9 @@ static const struct hv_vm_info *info(void)
 static void check_info(void)
 {
     const struct hv_vm_info *v = info();
-    uint64_t ksize = (uint64_t)(kernel_bytes_end - kernel_bytes), isize = (uint64_t)(initrd_bytes_end - initrd_bytes);
+    /* Two symbols around one .incbin: their distance is its size (addresses, not pointer arithmetic). */
+    uint64_t ksize = (uint64_t)((uintptr_t)kernel_bytes_end - (uintptr_t)kernel_bytes);
+    uint64_t isize = (uint64_t)((uintptr_t)initrd_bytes_end - (uintptr_t)initrd_bytes);
     CHECK(v->magic == HV_VM_INFO_MAGIC && v->version == HV_VM_INFO_VERSION, "info.magic_version", "0x%llx %u",
           (unsigned long long)v->magic, v->version);
     CHECK(v->vcpus == VMPROBE_VCPUS && v->ram_bytes == VMPROBE_RAM_MIB * 1048576ull && v->paging == (VMPROBE_SHADOW ? HV_VCPU_MODE_SHADOW : HV_VCPU_MODE_NESTED) &&
@@ -161,14 +164,14 @@ static void check_caps(void)
     uint64_t err = invoke(VMPROBE_SLOT_GM, HV_INV_GUEST_MEMORY_QUERY, 1, args, &out);
     CHECK(err == HV_OK && out.w[0] != 0 && out.w[1] == HV_GUEST_RIGHTS_ALL, "guest_memory.query_ram", "err %llu hpa 0x%llx rights %llu",
           (unsigned long long)err, (unsigned long long)out.w[0], (unsigned long long)out.w[1]);
-    args[0] = VMPROBE_RAM_MIB * 256u;    /* the first gfn past RAM */
+    args[0] = (uint64_t)VMPROBE_RAM_MIB * 256u;     /* the first gfn past RAM */
     err = invoke(VMPROBE_SLOT_GM, HV_INV_GUEST_MEMORY_QUERY, 1, args, &out);
     CHECK(err == HV_ERR_NOT_MAPPED, "guest_memory.nothing_past_ram", "err %llu", (unsigned long long)err);
     struct hv_msg m = { hv_tag(0, 0, 0), 0, { 0, 0, 0, 0 } };
     err = hv_nb_send(S + HV_VM_SLOT_EXITS, &m);
     CHECK(err == HV_ERR_INSUFFICIENT_RIGHTS, "exits.receive_only", "send gave %llu", (unsigned long long)err);
     for (unsigned i = 0; i < VMPROBE_VCPUS; i++) {
-        struct hv_vcpu_state s;
+        struct hv_vcpu_state s = { 0 };
         err = read_state(S + HV_VM_SLOT_VCPU(i), &s);
         CHECK(err == HV_OK, "vcpu.read_state", "vcpu %u: err %llu", i, (unsigned long long)err);
         err = invoke(S + HV_VM_SLOT_TCB(i), HV_INV_TCB_READ_REGISTERS, 0, NULL, &out);
@@ -256,7 +259,7 @@ int main(void)
     check_caps();
     if (again) {
         /* The VM as the last incarnation left it: RAM kept, vCPU 0 stopped mid-spin (init suspended it). */
-        struct hv_vcpu_state s;
+        struct hv_vcpu_state s = { 0 };
         uint64_t err = read_state(S + HV_VM_SLOT_VCPU(0), &s);
         CHECK(err == HV_OK && s.rip >= CODE_GPA && s.rip < CODE_GPA + 0x100, "restart.vcpu_suspended_where_it_was",
               "err %llu rip 0x%llx", (unsigned long long)err, (unsigned long long)s.rip);
