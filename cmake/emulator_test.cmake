@@ -12,6 +12,7 @@
 #       [LABELS <area labels>...]    # added to the emulator's own label
 #       [CMDLINE <extra args>...]
 #       [TIMEOUT <seconds>] [SMP <n>]
+#       [MEM <MiB>]                  # the machine's RAM; default: HV_GUEST_MEM_MIB
 #       [QEMU_CPU <model>])           # default: HV_QEMU_CPU
 #
 # Tests are named <emulator>.<name>; the serial log of each stays in
@@ -22,7 +23,7 @@ set(HV_QEMU_TIMEOUT 120)
 set(HV_BOCHS_TIMEOUT 300)
 
 function(hv_emulator_test name)
-  cmake_parse_arguments(T "BOOT_DEFAULT;EXPECT_PANIC" "SUITE;EXPECT_LINE;TIMEOUT;SMP;INIT;QEMU_CPU"
+  cmake_parse_arguments(T "BOOT_DEFAULT;EXPECT_PANIC" "SUITE;EXPECT_LINE;TIMEOUT;SMP;INIT;QEMU_CPU;MEM"
                         "EMULATORS;LABELS;CMDLINE;MODULES;DATA_MODULES" ${ARGN})
   if(NOT T_EMULATORS)
     set(T_EMULATORS qemu bochs)
@@ -32,6 +33,9 @@ function(hv_emulator_test name)
   endif()
   if(NOT T_SMP)
     set(T_SMP 1)
+  endif()
+  if(NOT T_MEM)
+    set(T_MEM ${HV_GUEST_MEM_MIB})
   endif()
   if(NOT T_QEMU_CPU)
     set(T_QEMU_CPU ${HV_QEMU_CPU})
@@ -51,7 +55,7 @@ function(hv_emulator_test name)
       set(timeout ${T_TIMEOUT})
     endif()
 
-    set(cmdline "expect_mem_mib=${HV_GUEST_MEM_MIB} expect_virt=${virt}")
+    set(cmdline "expect_mem_mib=${T_MEM} expect_virt=${virt}")
     set(init_module)
     if(T_INIT)
       set(init_module --module $<TARGET_FILE:${T_INIT}>:init)
@@ -83,7 +87,7 @@ function(hv_emulator_test name)
         --kernel $<TARGET_FILE:hv.elf>
         --cmdline ${cmdline}
         --module ${HV_TEST_MODULE}:testmod ${init_module}
-        --mem ${HV_GUEST_MEM_MIB} --smp ${T_SMP}
+        --mem ${T_MEM} --smp ${T_SMP}
         --qemu-cpu ${T_QEMU_CPU} --bochs-cpu ${HV_BOCHS_CPU}
         --timeout ${timeout}
         --log ${CMAKE_BINARY_DIR}/test-logs/${emu}.${name}.log

@@ -88,14 +88,19 @@ static const Server *find_server(const Manifest *m, const char *name)
     return NULL;
 }
 
-static bool vm_exists(const Manifest *m, const char *name)
+static const Vm *find_vm(const Manifest *m, const char *name)
 {
     for (pb_size_t i = 0; i < m->vms_count; i++) {
         if (strcmp(m->vms[i].name, name) == 0) {
-            return true;
+            return &m->vms[i];
         }
     }
-    return false;
+    return NULL;
+}
+
+static bool vm_exists(const Manifest *m, const char *name)
+{
+    return find_vm(m, name) != NULL;
 }
 
 static bool has_service(const Server *s)
@@ -194,6 +199,17 @@ static const char *check_vm(const struct ctx *c, pb_size_t i)
         v->paging != hv_manifest_PagingMode_PAGING_SHADOW) {
         return fail(c, "VM \"%s\": paging must be PAGING_NESTED or PAGING_SHADOW (is %d)",
                     v->name, (int)v->paging);
+    }
+    uint64_t total = 0;
+    for (pb_size_t k = 0; k <= i; k++) {
+        total += c->m->vms[k].memory_mib;
+    }
+    if (total > HV_MANIFEST_VM_RAM_MIB_MAX) {
+        return fail(c,
+                    "VM \"%s\": guest RAM of the VMs up to it is %llu MiB, above init's %u "
+                    "MiB (2 slots per 4 KiB frame; 2 MiB frames would lift this, not in the "
+                    "core yet)",
+                    v->name, (unsigned long long)total, HV_MANIFEST_VM_RAM_MIB_MAX);
     }
     return NULL;
 }
@@ -367,12 +383,31 @@ static const char *check_cap_kind(const struct ctx *c, const Server *s, const Ca
                         slot, cap->kind.guest_memory.vm);
         }
         return NULL;
-    case hv_manifest_Capability_vm_control_tag:
-        if (!vm_exists(c->m, cap->kind.vm_control.vm)) {
+    case hv_manifest_Capability_vm_control_tag: {
+        const Vm *v = find_vm(c->m, cap->kind.vm_control.vm);
+        if (v == NULL) {
             return fail(c, "server \"%s\" slot %u: control of unknown VM \"%s\"", s->name, slot,
                         cap->kind.vm_control.vm);
         }
+        uint64_t end = (uint64_t)slot + HV_MANIFEST_VM_SLOTS(v->vcpus);
+        if (end > HV_MANIFEST_SLOT_LIMIT) {
+            return fail(c,
+                        "server \"%s\" slot %u: control of VM \"%s\" fills slots %u..%llu, "
+                        "past %u",
+                        s->name, slot, v->name, slot, (unsigned long long)end - 1,
+                        HV_MANIFEST_SLOT_LIMIT - 1);
+        }
+        for (pb_size_t k = 0; k < s->caps_count; k++) {
+            uint32_t o = s->caps[k].slot;
+            if (o > slot && o < end) {
+                return fail(c,
+                            "server \"%s\" slot %u: inside slots %u..%llu, which its control "
+                            "of VM \"%s\" fills",
+                            s->name, (unsigned)o, slot, (unsigned long long)end - 1, v->name);
+            }
+        }
         return NULL;
+    }
     case hv_manifest_Capability_service_tag:
     case hv_manifest_Capability_notification_tag:
     case hv_manifest_Capability_sched_control_tag:
@@ -447,6 +482,13 @@ static const char *check_server(const struct ctx *c, pb_size_t i)
             if (s->caps[k].slot == cap->slot) {
                 return fail(c, "server \"%s\": slot %u used twice (capabilities #%u and #%u)",
                             s->name, (unsigned)cap->slot, (unsigned)k, (unsigned)j);
+            }
+            if (s->caps[k].which_kind == hv_manifest_Capability_vm_control_tag &&
+                cap->which_kind == hv_manifest_Capability_vm_control_tag) {
+                return fail(c,
+                            "server \"%s\" slot %u: a second vm_control (slot %u has one): a "
+                            "server controls one VM",
+                            s->name, (unsigned)cap->slot, (unsigned)s->caps[k].slot);
             }
         }
         const char *e = check_cap_kind(c, s, cap);

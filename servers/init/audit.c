@@ -55,10 +55,15 @@ static void audit_cap(const hv_manifest_Server *s, const hv_manifest_Capability 
         hvu_printf("init: audit %s slot %u guest_memory %s rights %s badge 0\n", name, slot,
                    c->kind.guest_memory.vm, rights);
         break;
-    case hv_manifest_Capability_vm_control_tag:
-        hvu_printf("init: audit %s slot %u vm_control %s rights %s badge 0\n", name, slot,
-                   c->kind.vm_control.vm, rights);
+    case hv_manifest_Capability_vm_control_tag: {
+        /* The rights are vm_abi.h's, per slot: exits r (receive), VCPU and TCB rwgG, Reply. */
+        const struct vm *v = vm_named(c->kind.vm_control.vm);
+        unsigned vcpus = v != NULL ? (unsigned)v->m->vcpus : 0;
+        hvu_printf("init: audit %s slot %u vm_control %s slots %u..%u: exits r, %u x (vcpu rwgG, tcb rwgG, reply) "
+                   "badges 1..%u\n",
+                   name, slot, c->kind.vm_control.vm, slot, slot + HV_MANIFEST_VM_SLOTS(vcpus) - 1, vcpus, vcpus);
         break;
+    }
     case hv_manifest_Capability_sched_control_tag:
         hvu_printf("init: audit %s slot %u sched_control all rights %s badge 0\n", name, slot, rights);
         break;

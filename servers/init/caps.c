@@ -76,6 +76,17 @@ static uint64_t give_io_ports(struct server *s, const hv_manifest_Capability *c)
     return err != HV_OK ? err : put(s, c, slot, false, 0);
 }
 
+static uint64_t give_guest_memory(struct server *s, const hv_manifest_Capability *c)
+{
+    return vm_give_memory(s, c, rights_of(c));
+}
+
+/* Fills the slots hv/vm_abi.h names with fixed rights (the manifest's apply to no one cap there). */
+static uint64_t give_vm_control(struct server *s, const hv_manifest_Capability *c)
+{
+    return vm_give_control(s, c);
+}
+
 /*
  * One entry per manifest kind (the oneof's field numbers 10..19). A NULL `give` is a kind
  * this core cannot grant; `why` says why, and caps_check rejects the manifest with it.
@@ -96,10 +107,8 @@ static const struct kind kinds[] = {
     [hv_manifest_Capability_device_memory_tag - KIND_FIRST] = {
         "device_memory", NULL,
         "needs device memory, and the core hands init none (bootinfo has no device untyped)" },
-    [hv_manifest_Capability_guest_memory_tag - KIND_FIRST] = {
-        "guest_memory", NULL, "needs the VCPU/GuestMemory objects, which this core does not have yet" },
-    [hv_manifest_Capability_vm_control_tag - KIND_FIRST] = {
-        "vm_control", NULL, "needs the VCPU/GuestMemory objects, which this core does not have yet" },
+    [hv_manifest_Capability_guest_memory_tag - KIND_FIRST] = { "guest_memory", give_guest_memory, NULL },
+    [hv_manifest_Capability_vm_control_tag - KIND_FIRST] = { "vm_control", give_vm_control, NULL },
     [hv_manifest_Capability_sched_control_tag - KIND_FIRST] = {
         "sched_control", NULL,
         "names no core object: scheduling authority is a SchedContext or TCB cap (docs/architecture.md)" },

@@ -94,6 +94,8 @@ static void init_startup(const struct hv_bootinfo *bi)
     /* init's own page tables for the windows it maps servers' pages into, made before any pool. */
     e |= hvu_prepare_va(HVU_SCRATCH_VA);
     e |= server_prepare_peek();
+    /* The VMs before any pool: their RAM and vCPUs are the VM's, made once from init's memory. */
+    vm_build_all();
     for (pb_size_t i = 0; i < manifest.servers_count; i++) {
         struct server *s = &servers[i];
         s->m = &manifest.servers[i];
@@ -142,7 +144,9 @@ static void do_exit(const struct hv_msg *m)
         s->last_exit = server_exit_code(s);
         s->exits++;
         hvu_printf("init: server %s exited: code %ld\n", s->m->name, (long)s->last_exit);
-        server_stopped(s, s->last_exit != 0);   /* a clean exit is exit(0) */
+        char why[32];
+        (void)format_buf(why, sizeof(why), "exit code %ld", (long)s->last_exit);
+        server_stopped(s, s->last_exit != 0, why);   /* a clean exit is exit(0) */
     }
 }
 
@@ -156,13 +160,15 @@ static void do_fault(const struct hv_msg *m)
     uint64_t vector = label == HV_FAULT_PAGE ? 14 : label == HV_FAULT_EXCEPTION ? m->w[0] : 0;
     uint64_t addr = label == HV_FAULT_PAGE ? m->w[0] : label == HV_FAULT_SYSCALL ? m->w[0] : m->w[1];
     uint64_t rip = label == HV_FAULT_SYSCALL ? m->w[1] : label == HV_FAULT_TIMEOUT ? m->w[1] : m->w[2];
-    hvu_printf("init: server %s faulted: %s vector %lu addr 0x%lx rip 0x%lx\n", s->m->name,
-               label == HV_FAULT_PAGE        ? "page fault"
-               : label == HV_FAULT_EXCEPTION ? "exception"
-               : label == HV_FAULT_SYSCALL   ? "unknown system call"
-                                             : "budget timeout",
+    const char *kind = label == HV_FAULT_PAGE        ? "page fault"
+                       : label == HV_FAULT_EXCEPTION ? "exception"
+                       : label == HV_FAULT_SYSCALL   ? "unknown system call"
+                                                     : "budget timeout";
+    hvu_printf("init: server %s faulted: %s vector %lu addr 0x%lx rip 0x%lx\n", s->m->name, kind,
                (unsigned long)vector, (unsigned long)addr, (unsigned long)rip);
-    server_stopped(s, true);
+    char why[48];
+    (void)format_buf(why, sizeof(why), "faulted: %s", kind);
+    server_stopped(s, true, why);
 }
 
 /* What init does for each message on its fault endpoint: an exit report, or a fault by its label. */

@@ -85,6 +85,7 @@ static uint64_t needs(const struct server *s, uint64_t *bytes, uint64_t *slots)
         else if (c->which_kind == hv_manifest_Capability_notification_tag)
             b += 1ull << HV_NOTIFICATION_BITS;
     }
+    vm_needs(s, &b, &n);
     *bytes = b;
     *slots = n;
     return HV_OK;
@@ -138,6 +139,9 @@ static uint64_t build(struct server *s)
         return err;
     }
     s->ipc_frame = img.ipc_frame;
+    /* A vmm's VM windows: 4 KiB pages like the image's, before the small objects. */
+    if ((err = vm_map_windows(s, img.pml4)) != HV_OK)
+        return err;
     /* The small objects, largest first (TCB, SchedContext, then notifications in caps_install, Reply). */
     uint64_t guarded = 0, fault_cap = 0;
     e |= hvu_mint(s->cnode, HV_RIGHTS_ALL, 64u - INIT_SERVER_CNODE_RADIX, &guarded);
@@ -204,8 +208,14 @@ uint64_t server_stop(struct server *s)
 {
     if (s->tcb != 0)
         (void)hvu_invoke(s->tcb, HV_INV_TCB_SUSPEND, 0, NULL, NULL);
+    vm_suspend(s);      /* the guest stops with its vmm */
     /* Everything of the incarnation, wherever its caps are (its CNode, init's slots, TCB slots). */
     uint64_t err = hvu_pool_reset(&s->pool);
+    /* Then the VM as at boot: whatever the vmm rebound or reconfigured came from its pool or is undone. */
+    uint64_t vm_err = vm_restore(s);
+    if (vm_err != HV_OK)
+        hvu_printf("init: server %s: its VM not set back whole: or-ed errors 0x%lx\n", s->m->name,
+                   (unsigned long)vm_err);
     s->cnode = s->tcb = s->ipc_frame = 0;
     memset(s->made, 0, sizeof(s->made));
     if (s->state == SERVER_RUNNING)
@@ -269,9 +279,10 @@ static bool crash_loop(struct server *s, unsigned *limit, unsigned *window_ms)
     return ++s->window_stops >= *limit;
 }
 
-void server_stopped(struct server *s, bool failure)
+void server_stopped(struct server *s, bool failure, const char *why)
 {
     uint64_t reset = server_stop(s);
+    vm_vmm_stopped(s, why);
     hv_manifest_RestartPolicy p = s->m->restart;
     if (p == hv_manifest_RestartPolicy_RESTART_NEVER ||
         (p == hv_manifest_RestartPolicy_RESTART_ON_FAILURE && !failure)) {

@@ -283,7 +283,19 @@ static void devmem_overlap(void)
 }
 
 static void guest_memory_unknown(void) { strcpy(cap_at("mem", 19)->kind.guest_memory.vm, "tinny"); }
-static void vm_control_unknown(void) { strcpy(cap_at("vmm-tiny", 16)->kind.vm_control.vm, "tinny"); }
+static void vm_control_unknown(void) { strcpy(cap_at("vmm-tiny", 32)->kind.vm_control.vm, "tinny"); }
+
+/* vm_control at slot 32 fills 32..35 for a 1-vCPU VM (vm_abi.h): nothing else may be there. */
+static void vm_control_range_collision(void) { add_cap("vmm-tiny", 34, hv_manifest_Capability_notification_tag); }
+static void vm_control_range_collision_below(void) { cap_at("vmm-tiny", 22)->slot = 33; }
+static void vm_control_range_grows(void) { vm_named("tiny")->vcpus = 2; add_cap("vmm-tiny", 38, hv_manifest_Capability_notification_tag); }
+static void vm_control_past_cnode(void) { cap_at("vmm-tiny", 32)->slot = 4093; }
+static void vm_control_second(void)
+{
+    Capability *c = add_cap("vmm-tiny", 40, hv_manifest_Capability_vm_control_tag);
+    strcpy(c->kind.vm_control.vm, "linux");
+}
+static void vm_ram_beyond_slots(void) { vm_named("tiny")->memory_mib = 17; }
 
 static void vm_controlled_twice(void)
 {
@@ -293,7 +305,7 @@ static void vm_controlled_twice(void)
 
 static void vm_not_controlled(void)
 {
-    Capability *c = cap_at("vmm-tiny", 16);
+    Capability *c = cap_at("vmm-tiny", 32);
     c->which_kind = hv_manifest_Capability_notification_tag;
     c->kind.notification.badge = 2;
 }
@@ -377,8 +389,14 @@ static const struct rule_case rules[] = {
     { "device memory wraps", devmem_wraps, "runs past physical address 2^52" },
     { "device memory overlap", devmem_overlap, "server \"net\" slot 17: device memory 0xfebc0000+0x20000 overlaps server \"blk\" slot 30" },
     { "guest memory of unknown VM", guest_memory_unknown, "server \"mem\" slot 19: guest memory of unknown VM \"tinny\"" },
-    { "control of unknown VM", vm_control_unknown, "server \"vmm-tiny\" slot 16: control of unknown VM \"tinny\"" },
-    { "VM controlled twice", vm_controlled_twice, "server \"vmm-linux\" slot 16: VM \"linux\" is already controlled by server \"mem\" slot 30" },
+    { "control of unknown VM", vm_control_unknown, "server \"vmm-tiny\" slot 32: control of unknown VM \"tinny\"" },
+    { "VM controlled twice", vm_controlled_twice, "server \"vmm-linux\" slot 32: VM \"linux\" is already controlled by server \"mem\" slot 30" },
+    { "vm_control slots hold another cap", vm_control_range_collision, "server \"vmm-tiny\" slot 34: inside slots 32..35, which its control of VM \"tiny\" fills" },
+    { "vm_control slots hold an earlier cap", vm_control_range_collision_below, "server \"vmm-tiny\" slot 33: inside slots 32..35" },
+    { "vm_control slots grow with vcpus", vm_control_range_grows, "server \"vmm-tiny\" slot 38: inside slots 32..38" },
+    { "vm_control slots past the CNode", vm_control_past_cnode, "server \"vmm-tiny\" slot 4093: control of VM \"tiny\" fills slots 4093..4096, past 4095" },
+    { "server controls two VMs", vm_control_second, "server \"vmm-tiny\" slot 40: a second vm_control (slot 32 has one)" },
+    { "VMs' RAM beyond init's slots", vm_ram_beyond_slots, "VM \"tiny\": guest RAM of the VMs up to it is 81 MiB, above init's 80 MiB" },
     { "VM controlled by nobody", vm_not_controlled, "VM \"tiny\": no server controls it" },
     { "sched control twice", sched_control_twice, "server \"mem\" slot 30: sched_control is already granted to server \"sched\" slot 17" },
     { "VM name empty", vm_name_empty, "VM #1: name must be" },
@@ -437,6 +455,7 @@ static void test_edges_accepted(void **state)
     Capability *dm = cap_at("net", 17);
     dm->kind.device_memory.base = (1ull << 52) - 0x20000;
     cap_at("vmm-tiny", 18)->kind.endpoint.badge = 0;   /* unbadged is a badge like any other */
+    cap_at("vmm-tiny", 32)->slot = 4092;            /* its 4 slots end at 4095 exactly */
     const char *e = check(&m);
     if (e != NULL)
         fail_msg("edge values rejected: %s", e);

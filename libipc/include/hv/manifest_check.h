@@ -26,6 +26,16 @@
 #define HV_MANIFEST_PHYS_LIMIT (1ull << 52)     /* architectural MAXPHYADDR */
 #define HV_MANIFEST_UNTYPED_MIN (1ull << 12)
 #define HV_MANIFEST_UNTYPED_MAX (1ull << 47)    /* the core's HV_UNTYPED_MAX_BITS */
+/* The slots a vm_control cap at slot S fills: S .. S + HV_MANIFEST_VM_SLOTS(vcpus) - 1
+ * (= HV_VM_SLOTS of servers/init/include/hv/vm_abi.h, the contract; init asserts they agree). */
+#define HV_MANIFEST_VM_SLOTS(vcpus) (1u + 3u * (vcpus))
+/*
+ * All VMs' guest RAM together. init backs guest RAM with 4 KiB frames and spends two of
+ * its 65536 CNode slots on each (the cap the guest maps, the copy the vmm maps): 80 MiB
+ * is 40960 slots, leaving the rest for boot modules and the servers' pools. 2 MiB frames
+ * would lift this limit; the core does not have them yet.
+ */
+#define HV_MANIFEST_VM_RAM_MIB_MAX 80u
 
 /* A buffer this large holds any message manifest_check() writes. */
 #define HV_MANIFEST_ERR_MAX 192
@@ -56,9 +66,12 @@ bool manifest_decode(const uint8_t *buf, size_t len, hv_manifest_Manifest *m,
  * <= 255, granted once. I/O ports: count >= 1 and the range ends at or below 0xffff,
  * overlapping no other grant. Device memory: page-aligned nonzero base and size, below
  * 2^52, overlapping no other grant. Guest memory / VM control: name an existing VM; each
- * VM is controlled by exactly one server. Sched control: granted to one server at most.
- * A VM has a kernel module (the initrd is optional), memory_mib > 0, vcpus 1..16 and a
- * paging mode (nested or shadow). Strings must be terminated and counts within the
+ * VM is controlled by exactly one server, a server controls at most one VM, and the slots
+ * a vm_control fills (S .. S + HV_MANIFEST_VM_SLOTS(vcpus) - 1) stay below 4096 and hold
+ * none of the server's other capabilities. Sched control: granted to one server at most.
+ * A VM has a kernel module (the initrd is optional; whether the modules exist is known
+ * only at boot, init checks that), memory_mib > 0 with all VMs' RAM at most
+ * HV_MANIFEST_VM_RAM_MIB_MAX, vcpus 1..16 and a paging mode (nested or shadow). Strings must be terminated and counts within the
  * arrays (always so after manifest_decode; checked for structs built by hand).
  */
 const char *manifest_check(const hv_manifest_Manifest *m, char *err, size_t err_size);

@@ -23,5 +23,23 @@ _Static_assert(CLIENT_CALLS < 200u, "exit codes 200 and up are the client's erro
 #define IRQ_SLOT_NTFN 18u
 #define NOIRQ_SLOT_NTFN 16u
 #define IRQ_WANT_SIGNALS 10u
+/* The VM test (test_vm*.manifest.txtpb): vmprobe's VM and its slots. */
+#define VMPROBE_SLOT_GM 16u
+#define VMPROBE_SLOT_CONTROL 32u        /* fills 32..38 for 2 vCPUs */
+#ifndef VMPROBE_VCPUS
+#define VMPROBE_VCPUS 2u
+#endif
+#ifndef VMPROBE_RAM_MIB
+#define VMPROBE_RAM_MIB 4u
+#endif
+#ifndef VMPROBE_SHADOW
+#define VMPROBE_SHADOW 0                /* 1: the VM's paging is PAGING_SHADOW */
+#endif
+#define VMPROBE_VM "probe"
+#define VMPROBE_CMDLINE "console=ttyS0 probe=1"
+/* 1: the first incarnation crashes with a vCPU in the guest; the next checks the VM it inherits. */
+#ifndef VMPROBE_CRASH_FIRST
+#define VMPROBE_CRASH_FIRST 0
+#endif
 
 #endif

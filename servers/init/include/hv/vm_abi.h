@@ -29,6 +29,13 @@
  *   S + HV_VM_SLOT_REPLY(i)   a Reply object, so the vmm can hold vCPU i's exit while
  *                             it receives the others (one exit per vCPU in flight).
  *
+ * The slots' rights are these, whatever the manifest's vm_control says. A vCPU thread's
+ * CSpace and VSpace are empty (it runs only its guest). When the vmm stops, init suspends
+ * every vCPU thread and sets the VM back to the above (thread configuration, binding,
+ * GuestMemory and mode); a restarted vmm gets the same objects: RAM as it was left, each
+ * vCPU's registers as when suspended (an exit held unanswered is dropped), no exit pending,
+ * so it should write each vCPU's state and transfer masks before resuming it.
+ *
  * `guest_memory { vm: X }` in any server is a copy of the VM's GuestMemory cap with the
  * manifest's rights (the vmm maps MMIO-less holes or extra frames; mem will own RAM).
  *
