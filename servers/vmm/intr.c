@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/* intr: VM time from the TSC, the core's timer for device deadlines, and interrupt delivery to the vCPUs. */
+#include "hv/errors.h"
+#include "hv/objects.h"
+#include "vmm.h"
+
+#define RFLAGS_IF (1ull << 9)
+#define VMM_INV_SET_TIMER_TMP 70u  /* TEMP until the timer branch lands */
+
+uint64_t vmm_now_ns(void *ctx)
+{
+    const struct vmm *v = ctx;
+    return vdev_muldiv(vmm_rdtsc() - v->tsc0, VDEV_NS_PER_SEC, v->tsc_hz);
+}
+
+void vmm_clock_init(struct vmm *v)
+{
+    v->tsc_hz = v->info->tsc_hz != 0 ? v->info->tsc_hz : 1000000000ull;
+    v->tsc0 = vmm_rdtsc();
+    v->clock = (struct vclock){ vmm_now_ns, v };
+    v->armed_ns = VDEV_NO_DEADLINE;
+    /* Probe the timer: disarming is harmless and tells whether the core has it. */
+    uint64_t args[2] = { 0, 0 };
+    v->have_timer = vmm_invoke(VMM_SLOT_NTFN, VMM_INV_SET_TIMER_TMP, 2, args, NULL) == HV_OK;
+}
+
+/* The core signals VMM_BIT_TIMER at the deadline (1 ms resolution). */
+static void arm_timer(struct vmm *v, uint64_t deadline_ns)
+{
+    if (!v->have_timer || deadline_ns == v->armed_ns)
+        return;
+    uint64_t args[2] = { 0, 0 };
+    if (deadline_ns != VDEV_NO_DEADLINE) {
+        args[0] = v->tsc0 + vdev_muldiv(deadline_ns, v->tsc_hz, VDEV_NS_PER_SEC);
+        if (args[0] == 0)
+            args[0] = 1;
+        args[1] = VMM_BIT_TIMER;
+    }
+    if (vmm_invoke(VMM_SLOT_NTFN, VMM_INV_SET_TIMER_TMP, 2, args, NULL) == HV_OK)
+        v->armed_ns = deadline_ns;
+}
+
+void vmm_inject_exception(struct vmm_vcpu *c, uint8_t vector, bool has_error, uint32_t error)
+{
+    c->st.inject_event = HV_INJECT_VALID | ((uint64_t)HV_INJECT_TYPE_EXCEPTION << HV_INJECT_TYPE_SHIFT) | vector |
+                         (has_error ? HV_INJECT_ERROR_VALID : 0u);
+    c->st.inject_error = error;
+    c->st.mtd |= HV_MTD_INJECT;
+}
+
+/* Whether the guest can take an external interrupt at this instruction boundary. */
+static bool can_take(const struct vmm_vcpu *c)
+{
+    return (c->st.rflags & RFLAGS_IF) != 0 && (c->st.intr_state & HV_INTR_SHADOW) == 0 &&
+           (c->st.inject_event & HV_INJECT_VALID) == 0;
+}
+
+void vmm_inject_pending(struct vmm *v, struct vmm_vcpu *c)
+{
+    c->window = false;
+    if (!vmm_platform_intr_pending(&v->plat, c->index))
+        return;
+    uint8_t vector;
+    if (can_take(c)) {
+        if (vmm_platform_intr_take(&v->plat, c->index, &vector)) {
+            c->st.inject_event = HV_INJECT_VALID | ((uint64_t)HV_INJECT_TYPE_EXTINT << HV_INJECT_TYPE_SHIFT) | vector;
+            c->st.inject_error = 0;
+            c->st.mtd |= HV_MTD_INJECT | HV_MTD_RSP_RIP_RFLAGS;
+        }
+        return;
+    }
+    /* Blocked for now (IF = 0, an STI/MOV SS shadow, an event still in delivery): exit at
+     * the first instruction boundary where the guest can take it. */
+    c->st.intr_state |= HV_INTR_REQUEST_WINDOW;
+    c->st.mtd |= HV_MTD_INJECT;
+    c->window = true;
+}
+
+void vmm_tick(struct vmm *v)
+{
+    if (vmm_platform_next_deadline(&v->plat) <= vmm_now_ns(v))
+        vmm_platform_tick(&v->plat);
+}
+
+void vmm_service(struct vmm *v)
+{
+    vmm_tick(v);
+
+    uint32_t ev = vmm_platform_take_events(&v->plat);
+    if ((ev & VDEV_EVENT_POWEROFF) != 0) {
+        vmm_stop_vm(v, VMM_STOP_POWEROFF, 0, "powered off");
+        return;
+    }
+    if ((ev & VDEV_EVENT_RESET) != 0) {
+        vmm_stop_vm(v, VMM_STOP_RESET, 0, "reset requested (a reboot ends the VM)");
+        return;
+    }
+
+    for (unsigned i = 0; i < v->ncpus; i++) {
+        struct vmm_vcpu *c = &v->cpu[i];
+        if (!vmm_platform_intr_pending(&v->plat, i))
+            continue;
+        if (c->held && c->halted && (c->st.rflags & RFLAGS_IF) != 0) {
+            vmm_inject_pending(v, c);      /* st.mtd still holds the HLT's RIP advance */
+            vmm_resume(v, c);
+        } else if (!c->held && !c->window && !c->recalled) {
+            /* Running: bring it out so the interrupt can be injected. */
+            if (vmm_invoke(c->vcpu_cap, HV_INV_VCPU_RECALL, 0, 0, 0) == HV_OK)
+                c->recalled = true;
+        }
+    }
+    arm_timer(v, vmm_platform_next_deadline(&v->plat));
+}

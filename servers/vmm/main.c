@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/* vmm: the per-VM monitor server — sets up one VM from what init gives, then serves its exits in a single-threaded event loop. */
+
+/*
+ * One vmm per VM (manifest: the server holding `vm_control { vm: X }`). MINIX-style:
+ * init (set the VM up), then a receive loop that dispatches on the exit reason
+ * (exits.c). It creates no objects (servers have no CNode or VSpace caps): it works
+ * with exactly these capabilities.
+ *
+ * Capabilities the vmm expects (slot: what; manifest.default.txtpb gives them):
+ *   1  HVRT_SLOT_TCB        its own TCB (the notification below is bound to it)
+ *   2  HVRT_SLOT_CONSOLE    COM1 ports 0x3f8..0x3ff: guest console output, input reads
+ *   3  HVRT_SLOT_EXIT_NTFN  init's exit notification (hvrt)
+ *   16 notification { badge: 1 }   timer (bit VMM_BIT_TIMER via SET_TIMER) and console
+ *                                  IRQ (bit VMM_BIT_CONSOLE = the badge)
+ *   17 irq { line: 4 }      optional: the real COM1's IRQ for console input; without
+ *                           it the VM's console is output only
+ *   S  vm_control { vm: X } S = info->vm_control_slot; S .. S + HV_VM_SLOTS(vcpus) - 1:
+ *                           the exit endpoint, then per vCPU its VCPU, TCB and Reply
+ * and in its VSpace (vm_abi.h): the VM info page, guest RAM, the kernel and initrd.
+ *
+ * The loop: vmm_service (device deadlines, interrupts for halted or running vCPUs,
+ * VM events, the timer re-armed), then one receive on the exit endpoint that returns
+ * either a VM exit (badge = vCPU + 1) or the bound notification (timer, console IRQ).
+ * An exit is handled and answered at once, except HLT without a pending interrupt:
+ * its Reply object keeps it until vmm_service injects one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acpi.h"
+#include "hv/errors.h"
+#include "hv/hvrt.h"
+#include "hv/ipc_buffer.h"
+#include "hv/objects.h"
+#include "hv/syscall.h"
+#include "linux.h"
+#include "vmm.h"
+
+#define ACPI_BASE 0xe0000ull
+#define ACPI_SIZE 0x20000ull
+
+static struct vmm vm;
+
+static int setup_fail(struct vmm *v, const char *what, uint64_t err)
+{
+    vmm_log(v, "setup failed: %s (error %lu)", what, (unsigned long)err);
+    return VMM_STOP_SETUP;
+}
+
+static int setup(struct vmm *v)
+{
+    const struct hv_vm_info *info = (const struct hv_vm_info *)(uintptr_t)HV_VM_INFO_VA;
+    v->info = info;
+    v->name = "?";
+    v->stop = VMM_RUNNING;
+    if (info->magic != HV_VM_INFO_MAGIC || info->version != HV_VM_INFO_VERSION)
+        return setup_fail(v, "no VM info page", 0);
+    v->name = info->name;
+    if (info->vcpus == 0 || info->vcpus > VMM_MAX_VCPUS)
+        return setup_fail(v, "vCPU count not supported", info->vcpus);
+    v->ncpus = info->vcpus;
+    v->slot_exits = info->vm_control_slot + HV_VM_SLOT_EXITS;
+    v->ram_bytes = info->ram_bytes;
+    v->gm = (struct gmem){ 1, { { 0, info->ram_bytes, (uint8_t *)(uintptr_t)HV_VM_RAM_VA } } };
+    for (unsigned i = 0; i < v->ncpus; i++) {
+        struct vmm_vcpu *c = &v->cpu[i];
+        c->index = i;
+        c->vcpu_cap = info->vm_control_slot + HV_VM_SLOT_VCPU(i);
+        c->tcb_cap = info->vm_control_slot + HV_VM_SLOT_TCB(i);
+        v->free_replies[v->nfree++] = info->vm_control_slot + HV_VM_SLOT_REPLY(i);
+    }
+
+    vmm_clock_init(v);
+    struct vmm_platform_config pc = {
+        .cpus = v->ncpus, .clock = &v->clock, .wall_time = 0, .ram = v->ram_bytes,
+        .console = vmm_console_out, .console_ctx = v,
+    };
+    if (vmm_platform_init(&v->plat, &pc) != VMM_PLATFORM_OK)
+        return setup_fail(v, "platform", 0);
+    if (e820_build(&v->e820, v->ram_bytes) != E820_OK)
+        return setup_fail(v, "e820 map", 0);
+    struct acpi_config ac;
+    struct acpi_layout al;
+    acpi_default_config(&ac, v->ncpus);
+    if (acpi_build(&v->gm, ACPI_BASE, ACPI_SIZE, &ac, &al) != ACPI_OK)
+        return setup_fail(v, "ACPI tables", 0);
+
+    struct linux_boot_config lc = {
+        .kernel = (const uint8_t *)(uintptr_t)HV_VM_KERNEL_VA, .kernel_size = info->kernel_size,
+        .initrd = info->initrd_size != 0 ? (const uint8_t *)(uintptr_t)HV_VM_INITRD_VA : 0,
+        .initrd_size = info->initrd_size, .cmdline = info->cmdline, .e820 = &v->e820, .acpi_rsdp = al.rsdp,
+    };
+    struct hv_vcpu_state st;
+    struct linux_boot_info li;
+    enum linux_boot_error le = linux_boot_load(&v->gm, &lc, &st, &li);
+    if (le != LINUX_OK) {
+        vmm_log(v, "cannot load the kernel: %s", linux_boot_strerror(le));
+        return VMM_STOP_SETUP;
+    }
+    vmm_log(v, "%lu MiB, %u vCPU, %s paging; Linux boot protocol %u.%02u, kernel at 0x%lx, initrd %lu KiB at 0x%lx",
+            (unsigned long)(v->ram_bytes >> 20), v->ncpus, info->paging == HV_VCPU_MODE_SHADOW ? "shadow" : "nested",
+            li.version >> 8, li.version & 0xffu, (unsigned long)li.kernel_gpa,
+            (unsigned long)(info->initrd_size >> 10), (unsigned long)li.initrd_gpa);
+    vmm_log(v, "command line \"%s\"", info->cmdline);
+
+    uint64_t err;
+    for (unsigned i = 0; i < v->ncpus; i++) {
+        for (uint64_t r = 1; r < HV_EXIT_REASON_COUNT; r++) {
+            uint64_t args[2] = { r, HV_MTD_ALL };
+            if ((err = vmm_invoke(v->cpu[i].vcpu_cap, HV_INV_VCPU_SET_TRANSFER, 2, args, NULL)) != HV_OK)
+                return setup_fail(v, "VCPU_SET_TRANSFER", err);
+        }
+    }
+    uint64_t bind[1] = { VMM_SLOT_NTFN };
+    if ((err = vmm_invoke(HVRT_SLOT_TCB, HV_INV_TCB_BIND_NOTIFICATION, 1, bind, NULL)) != HV_OK)
+        return setup_fail(v, "binding the notification", err);
+    vmm_console_init(v);
+    if (!v->have_timer)
+        vmm_log(v, "the core has no timer: HLT does not sleep (polling)");
+    if (v->ncpus > 1)
+        vmm_log(v, "vCPUs 1..%u wait for INIT/SIPI, which this vmm does not start yet", v->ncpus - 1);
+
+    /* vCPU 0 starts at the kernel's 64-bit entry. */
+    st.mtd = HV_MTD_ALL & ~HV_MTD_TSC;
+    if ((err = vmm_vcpu_write(v->cpu[0].vcpu_cap, &st)) != HV_OK)
+        return setup_fail(v, "VCPU_WRITE_STATE", err);
+    if ((err = vmm_invoke(v->cpu[0].tcb_cap, HV_INV_TCB_RESUME, 0, NULL, NULL)) != HV_OK)
+        return setup_fail(v, "starting vCPU 0", err);
+    return VMM_RUNNING;
+}
+
+static void on_exit_message(struct vmm *v, const struct hv_msg *m, uint64_t reply)
+{
+    uint64_t i = m->badge - 1u;
+    if (m->badge == 0 || i >= v->ncpus) {
+        vmm_log(v, "exit with unknown badge %lu ignored", (unsigned long)m->badge);
+        return;
+    }
+    struct vmm_vcpu *c = &v->cpu[i];
+    const struct hv_ipc_buffer *ipc = (const struct hv_ipc_buffer *)(uintptr_t)hvrt_ipc_va;
+    memcpy(&c->st, &ipc->msg[HV_VCPU_STATE_WORD], sizeof(c->st));
+    c->reason = m->w[0];
+    c->qual = m->w[1];
+    c->addr = m->w[2];
+    c->len = m->w[3];
+    c->reply = reply;
+    c->held = true;
+    c->halted = false;
+    c->exits++;
+    v->nfree--;
+    if (vmm_handle_exit(v, c) && v->stop == VMM_RUNNING) {
+        vmm_tick(v);
+        vmm_inject_pending(v, c);
+        vmm_resume(v, c);
+    }
+}
+
+static void report(const struct vmm *v)
+{
+    uint64_t total = 0;
+    for (unsigned r = 0; r < HV_EXIT_REASON_COUNT; r++)
+        total += v->exits_by_reason[r];
+    vmm_log(v, "%lu exits: io %lu, gpa %lu, hlt %lu, msr %lu, cpuid %lu, window %lu, recall %lu",
+            (unsigned long)total, (unsigned long)v->exits_by_reason[HV_EXIT_IO],
+            (unsigned long)v->exits_by_reason[HV_EXIT_GPA], (unsigned long)v->exits_by_reason[HV_EXIT_HLT],
+            (unsigned long)(v->exits_by_reason[HV_EXIT_MSR_READ] + v->exits_by_reason[HV_EXIT_MSR_WRITE]),
+            (unsigned long)v->exits_by_reason[HV_EXIT_CPUID], (unsigned long)v->exits_by_reason[HV_EXIT_INTR_WINDOW],
+            (unsigned long)v->exits_by_reason[HV_EXIT_RECALL]);
+}
+
+int main(void)
+{
+    struct vmm *v = &vm;
+    int rc = setup(v);
+    if (rc != VMM_RUNNING) {
+        vmm_console_flush();
+        return rc;
+    }
+    while (v->stop == VMM_RUNNING) {
+        vmm_service(v);
+        if (v->stop != VMM_RUNNING)
+            break;
+        uint64_t reply = v->nfree != 0 ? v->free_replies[v->nfree - 1] : 0;
+        struct hv_msg m = { 0, 0, { 0, 0, 0, 0 } };
+        uint64_t err = hv_recv(v->slot_exits, reply, &m);
+        if (err != HV_OK) {
+            vmm_log(v, "receive failed (error %lu)", (unsigned long)err);
+            vmm_stop_vm(v, VMM_STOP_FAULT, 0, "the exit endpoint is gone");
+            break;
+        }
+        if (hv_tag_label(m.tag) == HV_FAULT_VM_EXIT)
+            on_exit_message(v, &m, reply);
+        else if ((m.badge & VMM_BIT_CONSOLE) != 0 && v->have_console_irq)
+            vmm_console_input(v);
+    }
+    report(v);
+    vmm_console_flush();
+    return v->stop;
+}

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/* vmm: one VM's monitor — its capabilities, vCPUs, devices and the exit handlers the event loop dispatches to. */
+#ifndef VMM_VMM_H
+#define VMM_VMM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "e820.h"
+#include "gmem.h"
+#include "hv/vcpu.h"
+#include "hv/vm_abi.h"
+#include "platform.h"
+
+/*
+ * The vmm's own CSpace slots (manifest, see main.c for the whole list). The VM's slots
+ * (exit endpoint, per-vCPU VCPU/TCB/Reply) start at info->vm_control_slot (vm_abi.h).
+ */
+#define VMM_SLOT_NTFN 16u               /* notification (badge VMM_BIT_CONSOLE): timer + console IRQ */
+#define VMM_SLOT_CONSOLE_IRQ 17u        /* optional: IRQ handler of the real COM1 (irq { line: 4 }) */
+
+/* Bits of the notification word. */
+#define VMM_BIT_CONSOLE 1u              /* the console IRQ (the notification cap's badge) */
+#define VMM_BIT_TIMER 2u                /* the core's timer (SET_TIMER bits) */
+
+#define VMM_MAX_VCPUS 8u
+_Static_assert(VMM_MAX_VCPUS <= HV_VM_MAX_VCPUS && VMM_MAX_VCPUS <= 8u, "platform has 8 LAPICs");
+
+/* Why the VM stopped (the vmm's exit code). */
+enum vmm_stop {
+    VMM_RUNNING = -1,
+    VMM_STOP_POWEROFF = 0,          /* ACPI S5: a clean end */
+    VMM_STOP_FAULT = 1,             /* triple fault, invalid state, an exit nobody handles */
+    VMM_STOP_RESET = 2,             /* the guest asked for a reset: not supported, the VM ends */
+    VMM_STOP_SETUP = 3,             /* the VM could not be set up */
+};
+
+struct vmm_vcpu {
+    unsigned index;
+    uint64_t vcpu_cap, tcb_cap;
+    uint64_t reply;                 /* the Reply object holding its exit (held) */
+    bool held;                      /* an exit received and not yet answered */
+    bool halted;                    /* held in HLT until an interrupt */
+    bool window;                    /* an interrupt window is requested */
+    bool recalled;                  /* a RECALL is on its way */
+    /* The exit being served. */
+    uint64_t reason, qual, addr, len;
+    struct hv_vcpu_state st;        /* read at the exit, edited, written by the reply (st.mtd) */
+    uint64_t exits;
+};
+
+struct vmm {
+    const struct hv_vm_info *info;
+    const char *name;
+    uint64_t slot_exits;
+    unsigned ncpus;
+    struct vmm_vcpu cpu[VMM_MAX_VCPUS];
+    uint64_t free_replies[VMM_MAX_VCPUS];
+    unsigned nfree;
+
+    struct gmem gm;                 /* guest RAM at HV_VM_RAM_VA */
+    uint64_t ram_bytes;
+    struct e820_map e820;
+    struct vmm_platform plat;
+    struct vclock clock;
+    uint64_t tsc0, tsc_hz;
+    uint64_t armed_ns;              /* the deadline the core's timer is set for (VDEV_NO_DEADLINE: none) */
+    bool have_timer, have_console_irq;
+
+    enum vmm_stop stop;
+    uint64_t unclaimed_mmio;        /* counters for the report */
+    uint64_t exits_by_reason[HV_EXIT_REASON_COUNT];
+};
+
+/* core.c: the core's invocations (wrappers over hv_call). */
+uint64_t vmm_invoke(uint64_t cap, uint64_t label, unsigned n, const uint64_t *args, uint64_t *out);
+uint64_t vmm_vcpu_write(uint64_t vcpu, const struct hv_vcpu_state *s);
+uint64_t vmm_vcpu_read(uint64_t vcpu, uint64_t mtd, struct hv_vcpu_state *s);
+/* Answer the exit held in c->reply with c->st (groups in c->st.mtd) and resume the vCPU. */
+void vmm_resume(struct vmm *v, struct vmm_vcpu *c);
+uint64_t vmm_rdtsc(void);
+
+/* console.c: guest UART output to the appliance console, console input from the real COM1. */
+void vmm_console_out(void *ctx, uint8_t byte);
+void vmm_console_flush(void);
+void vmm_console_init(struct vmm *v);
+void vmm_console_input(struct vmm *v);
+/* printf to the console as "vmm: vm <name>: ..." (flushes the guest's partial line first). */
+void vmm_log(const struct vmm *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* intr.c: VM time, the core's timer, interrupt delivery. */
+void vmm_clock_init(struct vmm *v);
+uint64_t vmm_now_ns(void *ctx);
+/* Run the device timers whose deadlines passed. */
+void vmm_tick(struct vmm *v);
+/* Tick the devices whose deadlines passed, deliver to halted vCPUs, recall running ones,
+ * take VM events, and re-arm the timer. */
+void vmm_service(struct vmm *v);
+/* Before resuming c: inject a pending interrupt or ask for a window. */
+void vmm_inject_pending(struct vmm *v, struct vmm_vcpu *c);
+void vmm_inject_exception(struct vmm_vcpu *c, uint8_t vector, bool has_error, uint32_t error);
+
+/* exits.c: one handler per exit reason. Returns true to resume the vCPU now, false to hold it. */
+bool vmm_handle_exit(struct vmm *v, struct vmm_vcpu *c);
+const char *vmm_exit_name(uint64_t reason);
+void vmm_stop_vm(struct vmm *v, enum vmm_stop why, const struct vmm_vcpu *c, const char *what);
+
+/* cpuid.c, msr.c */
+void vmm_cpuid(const struct vmm *v, const struct vmm_vcpu *c, uint32_t leaf, uint32_t sub, uint32_t out[4]);
+/* false: the MSR does not exist (the caller injects #GP). */
+bool vmm_msr_read(struct vmm *v, struct vmm_vcpu *c, uint32_t msr, uint64_t *val);
+bool vmm_msr_write(struct vmm *v, struct vmm_vcpu *c, uint32_t msr, uint64_t val);
+
+/* insn.c: run the instruction at the vCPU's RIP through the emulator (MMIO, string I/O, ...).
+ * Returns false if the VM must stop. */
+bool vmm_emulate(struct vmm *v, struct vmm_vcpu *c);
+
+#endif
