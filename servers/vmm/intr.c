@@ -5,7 +5,6 @@
 #include "vmm.h"
 
 #define RFLAGS_IF (1ull << 9)
-#define VMM_INV_SET_TIMER_TMP 70u  /* TEMP until the timer branch lands */
 
 uint64_t vmm_now_ns(void *ctx)
 {
@@ -21,7 +20,7 @@ void vmm_clock_init(struct vmm *v)
     v->armed_ns = VDEV_NO_DEADLINE;
     /* Probe the timer: disarming is harmless and tells whether the core has it. */
     uint64_t args[2] = { 0, 0 };
-    v->have_timer = vmm_invoke(VMM_SLOT_NTFN, VMM_INV_SET_TIMER_TMP, 2, args, NULL) == HV_OK;
+    v->have_timer = vmm_invoke(VMM_SLOT_NTFN, HV_INV_NOTIFICATION_SET_TIMER, 2, args, NULL) == HV_OK;
 }
 
 /* The core signals VMM_BIT_TIMER at the deadline (1 ms resolution). */
@@ -36,7 +35,7 @@ static void arm_timer(struct vmm *v, uint64_t deadline_ns)
             args[0] = 1;
         args[1] = VMM_BIT_TIMER;
     }
-    if (vmm_invoke(VMM_SLOT_NTFN, VMM_INV_SET_TIMER_TMP, 2, args, NULL) == HV_OK)
+    if (vmm_invoke(VMM_SLOT_NTFN, HV_INV_NOTIFICATION_SET_TIMER, 2, args, NULL) == HV_OK)
         v->armed_ns = deadline_ns;
 }
 
