@@ -8,7 +8,7 @@
 #       [DATA_MODULES <file>:<name>...]  # more boot modules from files (with INIT)
 #       [EXPECT_LINE <regex>]        # pass once a serial line matches, then stop
 #       [EXPECT_PANIC]               # pass only on the announced fatal fault
-#       [SUMMARIES <n>]              # the log has n SUMMARY sections (a guest's, then init's)
+#       [GUEST_CHECKS <prefix>]      # a guest's own checks (PASS: <prefix>...) and SUMMARY come first
 #       [EMULATORS qemu bochs]       # default: both
 #       [LABELS <area labels>...]    # added to the emulator's own label
 #       [CMDLINE <extra args>...]
@@ -24,7 +24,7 @@ set(HV_QEMU_TIMEOUT 120)
 set(HV_BOCHS_TIMEOUT 300)
 
 function(hv_emulator_test name)
-  cmake_parse_arguments(T "BOOT_DEFAULT;EXPECT_PANIC" "SUITE;EXPECT_LINE;TIMEOUT;SMP;INIT;QEMU_CPU;MEM;SUMMARIES"
+  cmake_parse_arguments(T "BOOT_DEFAULT;EXPECT_PANIC" "SUITE;EXPECT_LINE;TIMEOUT;SMP;INIT;QEMU_CPU;GUEST_CHECKS;MEM"
                         "EMULATORS;LABELS;CMDLINE;MODULES;DATA_MODULES" ${ARGN})
   if(NOT T_EMULATORS)
     set(T_EMULATORS qemu bochs)
@@ -81,8 +81,8 @@ function(hv_emulator_test name)
     if(T_EXPECT_LINE)
       list(APPEND mode --expect-line ${T_EXPECT_LINE})
     endif()
-    if(T_SUMMARIES)
-      list(APPEND mode --summaries ${T_SUMMARIES})
+    if(T_GUEST_CHECKS)
+      list(APPEND mode --guest-checks ${T_GUEST_CHECKS})
     endif()
 
     add_test(NAME ${emu}.${name}

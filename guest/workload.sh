@@ -17,7 +17,7 @@ check() {   # check <name> <command...>: PASS if the command succeeds
 # Kernel and userspace basics.
 check uname sh -c '[ "$(uname -s)" = Linux ] && [ "$(uname -m)" = x86_64 ]'
 check cpus sh -c 'grep -c ^processor /proc/cpuinfo | grep -qx "${HV_EXPECT_CPUS:-[0-9]*}"'
-check meminfo sh -c 'awk -v min="${HV_MIN_MEMTOTAL_KB:-65536}" "/MemTotal/ { exit !(\$2 > min) }" /proc/meminfo'
+check meminfo sh -c 'awk "/MemTotal/ { exit !(\$2 > 65536) }" /proc/meminfo'
 check text_tools sh -c '[ "$(printf "b\na\nc\n" | sort | tr "\n" " " | sed "s/ $//")" = "a b c" ]'
 check arithmetic sh -c '[ $((6 * 7)) -eq 42 ] && [ "$(expr 2 \* 2 \* 2)" = 8 ]'
 

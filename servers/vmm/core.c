@@ -49,6 +49,9 @@ uint64_t vmm_vcpu_read(uint64_t vcpu, uint64_t mtd, struct hv_vcpu_state *s)
 void vmm_resume(struct vmm *v, struct vmm_vcpu *c)
 {
     vmm_console_flush();
+    struct vmm_trace *t = &c->trace[c->exits % VMM_TRACE];
+    t->intr_state = c->st.intr_state;
+    t->inject = (c->st.mtd & HV_MTD_INJECT) != 0 ? c->st.inject_event : 0;
     memcpy(&ipc()->msg[HV_VCPU_STATE_WORD], &c->st, sizeof(c->st));
     struct hv_msg m = { hv_tag(HV_VCPU_REPLY_RESUME, HV_VCPU_STATE_WORD + HV_VCPU_STATE_WORDS, 0), 0,
                         { 0, 0, 0, 0 } };

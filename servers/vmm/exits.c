@@ -46,6 +46,14 @@ void vmm_stop_vm(struct vmm *v, enum vmm_stop why, const struct vmm_vcpu *c, con
     vmm_log(v, "  cr0 0x%lx cr2 0x%lx cr3 0x%lx cr4 0x%lx efer 0x%lx cs %04x ss %04x", (unsigned long)s->cr0,
             (unsigned long)s->cr2, (unsigned long)s->cr3, (unsigned long)s->cr4, (unsigned long)s->efer,
             s->cs.selector, s->ss.selector);
+    vmm_log(v, "  the last exits (oldest first; intr_state/inject as reported -> as answered):");
+    for (uint64_t k = c->exits >= VMM_TRACE ? c->exits - VMM_TRACE + 1u : 1u; k <= c->exits; k++) {
+        const struct vmm_trace *t = &c->trace[k % VMM_TRACE];
+        vmm_log(v, "  #%lu %s qual 0x%lx rip 0x%lx rflags 0x%lx intr_state 0x%lx -> 0x%lx inject 0x%lx -> 0x%lx",
+                (unsigned long)k, vmm_exit_name(t->reason), (unsigned long)t->qual, (unsigned long)t->rip,
+                (unsigned long)t->rflags, (unsigned long)t->exit_intr_state, (unsigned long)t->intr_state,
+                (unsigned long)t->exit_inject, (unsigned long)t->inject);
+    }
 }
 
 static void advance(struct vmm_vcpu *c, uint64_t len)

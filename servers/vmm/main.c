@@ -87,10 +87,22 @@ static int setup(struct vmm *v)
     if (acpi_build(&v->gm, ACPI_BASE, ACPI_SIZE, &ac, &al) != ACPI_OK)
         return setup_fail(v, "ACPI tables", 0);
 
+    /* The TSC's rate for the guest (its TSC is the host's): Linux calibrates it against the
+     * PIT or the PM timer with reads that must be close together, which trapped port I/O
+     * under an emulator is not, and would then fall back to the PM timer as its clock (an
+     * exit per read). Like firmware telling the rate, the command line does (unless set);
+     * tsc=reliable: its rate is constant, so no watchdog (jiffies, which lose ticks when the
+     * vCPU runs late) may demote it. */
+    static char cmdline[HV_VM_CMDLINE_MAX + 32];
+    if (info->tsc_hz != 0 && strstr(info->cmdline, "tsc_early_khz=") == 0)
+        (void)snprintf(cmdline, sizeof(cmdline), "%s tsc_early_khz=%lu tsc=reliable", info->cmdline,
+                       (unsigned long)(info->tsc_hz / 1000u));
+    else
+        (void)snprintf(cmdline, sizeof(cmdline), "%s", info->cmdline);
     struct linux_boot_config lc = {
         .kernel = (const uint8_t *)(uintptr_t)HV_VM_KERNEL_VA, .kernel_size = info->kernel_size,
         .initrd = info->initrd_size != 0 ? (const uint8_t *)(uintptr_t)HV_VM_INITRD_VA : 0,
-        .initrd_size = info->initrd_size, .cmdline = info->cmdline, .e820 = &v->e820, .acpi_rsdp = al.rsdp,
+        .initrd_size = info->initrd_size, .cmdline = cmdline, .e820 = &v->e820, .acpi_rsdp = al.rsdp,
     };
     struct hv_vcpu_state st;
     struct linux_boot_info li;
@@ -103,7 +115,7 @@ static int setup(struct vmm *v)
             (unsigned long)(v->ram_bytes >> 20), v->ncpus, info->paging == HV_VCPU_MODE_SHADOW ? "shadow" : "nested",
             li.version >> 8, li.version & 0xffu, (unsigned long)li.kernel_gpa,
             (unsigned long)(info->initrd_size >> 10), (unsigned long)li.initrd_gpa);
-    vmm_log(v, "command line \"%s\"", info->cmdline);
+    vmm_log(v, "command line \"%s\"", cmdline);
 
     uint64_t err;
     for (unsigned i = 0; i < v->ncpus; i++) {
@@ -149,6 +161,8 @@ static void on_exit_message(struct vmm *v, const struct hv_msg *m, uint64_t repl
     c->held = true;
     c->halted = false;
     c->exits++;
+    c->trace[c->exits % VMM_TRACE] = (struct vmm_trace){ c->reason, c->qual, c->st.rip, c->st.rflags,
+                                                         c->st.intr_state, c->st.inject_event, 0, 0 };
     v->nfree--;
     if (vmm_handle_exit(v, c) && v->stop == VMM_RUNNING) {
         vmm_tick(v);

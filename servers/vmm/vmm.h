@@ -35,6 +35,14 @@ enum vmm_stop {
     VMM_STOP_SETUP = 3,             /* the VM could not be set up */
 };
 
+/* The last exits of a vCPU, for the report when its VM stops. */
+#define VMM_TRACE 8u
+struct vmm_trace {
+    uint64_t reason, qual, rip, rflags;
+    uint64_t exit_intr_state, exit_inject;  /* as the exit reported them */
+    uint64_t intr_state, inject;            /* as answered */
+};
+
 struct vmm_vcpu {
     unsigned index;
     uint64_t vcpu_cap, tcb_cap;
@@ -47,6 +55,7 @@ struct vmm_vcpu {
     uint64_t reason, qual, addr, len;
     struct hv_vcpu_state st;        /* read at the exit, edited, written by the reply (st.mtd) */
     uint64_t exits;
+    struct vmm_trace trace[VMM_TRACE];      /* ring, indexed by exits % VMM_TRACE */
 };
 
 struct vmm {

@@ -336,7 +336,7 @@ static void vm_control_second(void)
     Capability *c = add_cap("vmm-tiny", 40, hv_manifest_Capability_vm_control_tag);
     strcpy(c->kind.vm_control.vm, "linux");
 }
-static void vm_ram_beyond_slots(void) { vm_named("tiny")->memory_mib = 17; }
+static void vm_ram_beyond_slots(void) { vm_named("tiny")->memory_mib = 97; }
 
 static void vm_controlled_twice(void)
 {
@@ -437,7 +437,7 @@ static const struct rule_case rules[] = {
     { "vm_control slots grow with vcpus", vm_control_range_grows, "server \"vmm-tiny\" slot 38: inside slots 32..38" },
     { "vm_control slots past the CNode", vm_control_past_cnode, "server \"vmm-tiny\" slot 4093: control of VM \"tiny\" fills slots 4093..4096, past 4095" },
     { "server controls two VMs", vm_control_second, "server \"vmm-tiny\" slot 40: a second vm_control (slot 32 has one)" },
-    { "VMs' RAM beyond init's slots", vm_ram_beyond_slots, "VM \"tiny\": guest RAM of the VMs up to it is 81 MiB, above init's 80 MiB" },
+    { "VMs' RAM beyond init's slots", vm_ram_beyond_slots, "VM \"tiny\": guest RAM of the VMs up to it is 161 MiB, above init's 160 MiB" },
     { "VM controlled by nobody", vm_not_controlled, "VM \"tiny\": no server controls it" },
     { "sched control twice", sched_control_twice, "server \"mem\" slot 30: sched_control is already granted to server \"sched\" slot 17" },
     { "VM name empty", vm_name_empty, "VM #1: name must be" },

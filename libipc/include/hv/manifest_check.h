@@ -31,11 +31,12 @@
 #define HV_MANIFEST_VM_SLOTS(vcpus) (1u + 3u * (vcpus))
 /*
  * All VMs' guest RAM together. init backs guest RAM with 4 KiB frames and spends two of
- * its 65536 CNode slots on each (the cap the guest maps, the copy the vmm maps): 80 MiB
- * is 40960 slots, leaving the rest for boot modules and the servers' pools. 2 MiB frames
+ * its 131072 CNode slots on each (the cap the guest maps, the copy the vmm maps): 160 MiB
+ * is 81920 slots, leaving the rest for boot modules and the servers' pools (Debian's
+ * kernel needs more than 80 MiB: about 60 MiB of it stays reserved for the kernel). 2 MiB frames
  * would lift this limit; the core does not have them yet.
  */
-#define HV_MANIFEST_VM_RAM_MIB_MAX 80u
+#define HV_MANIFEST_VM_RAM_MIB_MAX 160u
 
 /* A buffer this large holds any message manifest_check() writes. */
 #define HV_MANIFEST_ERR_MAX 192

@@ -2,6 +2,7 @@
 /* linux: the x86 64-bit Linux boot protocol — a bzImage, initrd and command line placed in guest memory, and the vCPU state at startup_64. */
 #include "linux.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 static uint16_t rd16(const uint8_t *p, unsigned off) { return (uint16_t)(p[off] | p[off + 1] << 8); }
@@ -52,13 +53,15 @@ static int in_ram(const struct e820_map *m, uint64_t addr, uint64_t len)
     return 0;
 }
 
-/* The load address: pref_address if it fits, else the lowest aligned fit above 1 MiB (relocatable only). */
-static enum linux_boot_error place_kernel(const struct e820_map *m, const uint8_t *hdr, uint64_t *out)
+/* The load address: pref_address if it fits (and use_pref), else the lowest aligned fit above
+ * 1 MiB (relocatable only). */
+static enum linux_boot_error place_kernel(const struct e820_map *m, const uint8_t *hdr, bool use_pref,
+                                          uint64_t *out)
 {
     uint64_t init_size = rd32(hdr, LINUX_HDR_INIT_SIZE);
     uint64_t pref = rd64(hdr, LINUX_HDR_PREF_ADDRESS);
     uint64_t align = rd32(hdr, LINUX_HDR_KERNEL_ALIGNMENT);
-    if (pref >= E820_HIGH_MEM && in_ram(m, pref, init_size)) {
+    if (use_pref && pref >= E820_HIGH_MEM && in_ram(m, pref, init_size)) {
         *out = pref;
         return LINUX_OK;
     }
@@ -178,18 +181,24 @@ enum linux_boot_error linux_boot_load(const struct gmem *gm, const struct linux_
     uint8_t hdr[LINUX_HDR_END_MAX];
     memcpy(hdr, k, sizeof(hdr));
     wr32(hdr, LINUX_HDR_INIT_SIZE, (uint32_t)init_size);   /* place by the effective size */
-    enum linux_boot_error err = place_kernel(cfg->e820, hdr, &kaddr);
-    if (err != LINUX_OK)
-        return err;
-    uint64_t kend = kaddr + init_size;
-
-    uint64_t iaddr = 0;
-    if (cfg->initrd_size > 0) {
+    /* pref_address first; if the initrd then has no room above the kernel (a small VM: the
+     * kernel's init_size window at pref reaches the top of RAM), the lowest fit instead. */
+    uint64_t kend = 0, iaddr = 0;
+    enum linux_boot_error err = LINUX_ERR_KERNEL_TOO_BIG;
+    for (int use_pref = 1; use_pref >= 0; use_pref--) {
+        enum linux_boot_error kerr = place_kernel(cfg->e820, hdr, use_pref != 0, &kaddr);
+        if (kerr != LINUX_OK)
+            return use_pref ? kerr : err;      /* no lower place: the initrd's error stands */
+        kend = kaddr + init_size;
+        if (cfg->initrd_size == 0)
+            break;
         uint64_t max_end = (uint64_t)rd32(k, LINUX_HDR_INITRD_ADDR_MAX) + 1u;  /* last byte allowed */
         err = place_initrd(cfg->e820, max_end, cfg->initrd_size, kend, &iaddr);
-        if (err != LINUX_OK)
-            return err;
+        if (err == LINUX_OK)
+            break;
     }
+    if (err != LINUX_OK)
+        return err;
 
     uint8_t *bp = gmem_ptr(gm, LINUX_BOOT_PARAMS_GPA, LINUX_BP_SIZE);
     uint8_t *cl = gmem_ptr(gm, LINUX_CMDLINE_GPA, cmdlen + 1u);

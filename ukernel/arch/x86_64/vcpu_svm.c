@@ -558,9 +558,14 @@ static void svm_run(struct vcpu_arch *v, struct vcpu_exit *exit)
     *(vmcb(v) + VMCB_TLB_CONTROL) = SVM_TLB_FLUSH_NONE;
     /* An event whose delivery the exit interrupted is delivered again at the next entry. */
     uint64_t intinfo = rd64(v, VMCB_EXITINTINFO);
-    if (intinfo & SVM_EVENT_VALID)
+    if (intinfo & SVM_EVENT_VALID) {
         wr64(v, VMCB_EVENTINJ, intinfo);
-    else
+        /* The CPU had taken that event, so no STI / MOV SS shadow was in force; QEMU's
+         * SVM still reports one when the delivery exits (a #PF on the IDT or stack under
+         * shadow paging), which would make entry_refusal refuse the re-injection. */
+        if (((intinfo >> HV_INJECT_TYPE_SHIFT) & 7u) == HV_INJECT_TYPE_EXTINT)
+            wr64(v, VMCB_INT_STATE, rd64(v, VMCB_INT_STATE) & ~SVM_INT_SHADOW);
+    } else
         wr64(v, VMCB_EVENTINJ, 0);
     normalize(v, exit);
 }
