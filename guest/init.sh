@@ -17,5 +17,11 @@ if grep -q 'hv.workload=1' /proc/cmdline; then
     poweroff -f
 fi
 
+# PID 1 stays this script so `poweroff`, `halt` and `reboot` in the shell (busybox signals
+# PID 1: USR2, USR1, TERM) end the VM; so does leaving the shell.
+trap 'poweroff -f' USR2 USR1
+trap 'reboot -f' TERM
 echo "hv-guest: shell ready (poweroff to stop this VM)"
-exec setsid cttyhack sh -l
+setsid cttyhack sh -l &
+wait
+poweroff -f
