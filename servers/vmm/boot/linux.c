@@ -190,6 +190,7 @@ enum linux_boot_error linux_boot_load(const struct gmem *gm, const struct linux_
         if (kerr != LINUX_OK)
             return use_pref ? kerr : err;      /* no lower place: the initrd's error stands */
         kend = kaddr + init_size;
+        err = LINUX_OK;
         if (cfg->initrd_size == 0)
             break;
         uint64_t max_end = (uint64_t)rd32(k, LINUX_HDR_INITRD_ADDR_MAX) + 1u;  /* last byte allowed */

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/* guest_bzimage: a tiny guest in bzImage form for the real vmm's Linux loader — a well-behaved one (wild MMIO survived, ACPI power-off) or, with GUEST_BAD, one the vmm must stop. */
+
+/*
+ * The file is what Documentation/arch/x86/boot.rst describes: a boot sector and one setup
+ * sector holding the setup header, then the protected-mode part, which the loader places
+ * at pref_address (1 MiB; not relocatable) and enters in 64-bit mode at +0x200 with the
+ * first 4 GiB identity-mapped. It talks on the platform's COM1 (0x3f8).
+ *
+ * Good (vm "good"): an MMIO write and read where no device is (the vmm reports it, the
+ * read gives all ones), the local APIC's and the I/O APIC's version registers, its
+ * checks as PASS:/FAIL: good.* and a SUMMARY, then S5 through the ACPI PM1a control port.
+ * It first waits 2 s on the PM timer: two vmms write the one console a character at a
+ * time, and its check lines must not interleave with the bad VM's report.
+ * Bad (vm "bad", GUEST_BAD): an x87 load from the local APIC page, which no emulator
+ * does: #UD is injected, and with no IDT that becomes a triple fault: the vmm must stop
+ * this VM, say why, and exit 1 — nothing else in the appliance may notice.
+ */
+#define LOAD 0x100000
+#define PM(x) ((x) - pm_start + LOAD)
+#define COM1 0x3f8
+#define PM1A_CNT 0x604
+#define PM_TMR 0x608                    /* 24-bit, 3.579545 MHz */
+#define PM_TMR_QUIET (3579545 * 2)      /* the good guest first waits 2 s (see below) */
+#define S5_SLP_EN ((5 << 10) | (1 << 13))
+#define NO_DEVICE_GPA 0xd0000000
+#define LAPIC_VERSION 0xfee00030
+#define IOAPIC_BASE 0xfec00000
+
+    .section .text
+    .globl _start
+_start:
+    .org 0x1f1
+    .byte 1                         /* setup_sects */
+    .word 0                         /* root_flags */
+    .long (pm_end - pm_start) / 16  /* syssize (16-byte units) */
+    .org 0x1fe
+    .word 0xaa55                    /* boot_flag */
+    .byte 0xeb, hdr_end - 0x202     /* jump over the header */
+    .ascii "HdrS"
+    .word 0x020f                    /* protocol 2.15 */
+    .org 0x211
+    .byte 0x01                      /* loadflags: LOADED_HIGH */
+    .org 0x22c
+    .long 0x7fffffff                /* initrd_addr_max */
+    .long 0x200000                  /* kernel_alignment */
+    .byte 0                         /* relocatable_kernel: no */
+    .byte 0
+    .word 0x0001                    /* xloadflags: XLF_KERNEL_64 */
+    .long 255                       /* cmdline_size */
+    .org 0x258
+    .quad LOAD                      /* pref_address */
+    .long pm_end - pm_start + 0x10000   /* init_size */
+hdr_end:
+    .org 0x400
+
+pm_start:
+    .org pm_start + 0x200
+    .code64
+entry64:
+    lea stack_top(%rip), %rsp
+#ifdef GUEST_BAD
+    lea msg_bad(%rip), %rsi
+    call puts
+    lidt empty_idt(%rip)
+    mov $LAPIC_VERSION, %rbx
+    flds (%rbx)                     /* no emulator does x87 on MMIO: #UD, then no IDT */
+    lea msg_alive(%rip), %rsi       /* not reached */
+    call puts
+1:  hlt
+    jmp 1b
+#else
+    /* 2 s on the PM timer (24 bits: sum the deltas). */
+    xor %r8d, %r8d
+    mov $PM_TMR, %dx
+    in %dx, %eax
+    mov %eax, %r9d
+6:  in %dx, %eax
+    mov %eax, %r10d
+    sub %r9d, %eax
+    and $0xffffff, %eax
+    add %rax, %r8
+    mov %r10d, %r9d
+    cmp $PM_TMR_QUIET, %r8
+    jb 6b
+
+    lea msg_good(%rip), %rsi
+    call puts
+    xor %r12d, %r12d                /* failures */
+
+    mov $NO_DEVICE_GPA, %rbx
+    movl $0x12345678, (%rbx)
+    mov (%rbx), %eax
+    lea name_wild(%rip), %rsi
+    cmp $0xffffffff, %eax
+    call report
+
+    mov $LAPIC_VERSION, %rbx
+    mov (%rbx), %eax
+    and $0xff, %eax
+    lea name_lapic(%rip), %rsi
+    cmp $0x14, %eax
+    call report
+
+    mov $IOAPIC_BASE, %rbx
+    movl $1, (%rbx)                 /* IOREGSEL: the version register */
+    mov 0x10(%rbx), %eax            /* IOWIN */
+    and $0xff, %eax
+    lea name_ioapic(%rip), %rsi
+    cmp $0x11, %eax
+    call report
+
+    lea msg_summary(%rip), %rsi
+    call puts
+    mov %r12d, %eax
+    add $'0', %al
+    mov $COM1, %dx
+    out %al, %dx
+    lea msg_failures(%rip), %rsi
+    call puts
+
+    mov $PM1A_CNT, %dx
+    mov $S5_SLP_EN, %ax
+    out %ax, %dx                    /* S5: the vmm reports the power-off and exits 0 */
+1:  hlt
+    jmp 1b
+
+/* report: ZF from the caller's cmp says pass; %rsi = the check's name. */
+report:
+    push %rsi
+    jne 2f
+    lea msg_pass(%rip), %rsi
+    call puts
+    jmp 3f
+2:  inc %r12d
+    lea msg_fail(%rip), %rsi
+    call puts
+3:  pop %rsi
+    call puts
+    lea msg_nl(%rip), %rsi
+    jmp puts
+#endif
+
+/* puts: the NUL-terminated string at %rsi to COM1 (the vmm's UART sends at once). */
+puts:
+    mov $COM1, %dx
+4:  lodsb
+    test %al, %al
+    jz 5f
+    out %al, %dx
+    jmp 4b
+5:  ret
+
+    .p2align 3
+empty_idt:
+    .word 0
+    .quad 0
+#ifdef GUEST_BAD
+msg_bad:     .asciz "guest_bad: about to do x87 on MMIO with no IDT\n"
+msg_alive:   .asciz "guest_bad: still alive (the vmm did not stop this VM)\n"
+#else
+msg_good:    .asciz "guest_good: starting\n"
+msg_pass:    .asciz "PASS: "
+msg_fail:    .asciz "FAIL: "
+msg_nl:      .asciz "\n"
+name_wild:   .asciz "good.no_device_reads_all_ones"
+name_lapic:  .asciz "good.lapic_version"
+name_ioapic: .asciz "good.ioapic_version"
+msg_summary: .asciz "SUMMARY: 3 tests, "
+msg_failures: .asciz " failures\n"
+#endif
+    .p2align 4
+    .fill 1024, 1, 0
+stack_top:
+    .p2align 4
+pm_end:
