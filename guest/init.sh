@@ -9,8 +9,9 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t tmpfs tmpfs /tmp
 
-# The marker tests and benchmarks wait for (same text in a VM and on bare metal).
-echo "hv-guest: userspace up"
+# The marker tests and benchmarks wait for (same text in a VM and on bare metal), with the
+# kernel's uptime: the boot time scripts/bench compares (linux_boot_ratio).
+echo "hv-guest: userspace up at $(cut -d' ' -f1 /proc/uptime) s"
 
 if grep -q 'hv.workload=1' /proc/cmdline; then
     /bin/workload.sh
