@@ -47,7 +47,12 @@
 
 static void host_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
-    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+    uint32_t a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(leaf), "c"(sub));
+    r[0] = a;
+    r[1] = b;
+    r[2] = c;
+    r[3] = d;
 }
 
 void vmm_cpuid(const struct vmm *v, const struct vmm_vcpu *c, uint32_t leaf, uint32_t sub, uint32_t r[4])

@@ -52,11 +52,13 @@ bool vmm_msr_read(struct vmm *v, struct vmm_vcpu *c, uint32_t msr, uint64_t *val
     case MSR_TSC: *val = vmm_rdtsc() + s->tsc_offset; return true;
     case MSR_APIC_BASE: *val = vlapic_read_base(&v->plat.lapic[c->index]); return true;
     case MSR_FEATURE_CONTROL: *val = FEATURE_CONTROL_LOCKED; return true;
-    case MSR_UCODE_REV: *val = 0; return true;
-    case MSR_MTRR_CAP: *val = 0; return true;
+    case MSR_UCODE_REV:
+    case MSR_MTRR_CAP:      /* no variable or fixed ranges, no write-combining */
+    case MSR_K7_HWCR:
+        *val = 0;
+        return true;
     case MSR_MTRR_DEF_TYPE: *val = mtrr_def_type; return true;
     case MSR_MISC_ENABLE: *val = MISC_ENABLE_FAST_STRINGS; return true;
-    case MSR_K7_HWCR: *val = 0; return true;
     case MSR_SYSENTER_CS: *val = s->sysenter_cs; return true;
     case MSR_SYSENTER_ESP: *val = s->sysenter_esp; return true;
     case MSR_SYSENTER_EIP: *val = s->sysenter_eip; return true;
