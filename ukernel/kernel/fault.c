@@ -59,6 +59,5 @@ void fault_raise_vm_exit(struct tcb *t, uint64_t reason, uint64_t qualification,
 void fault_raise_timeout(struct tcb *t)
 {
     uint64_t consumed = t->sc != NULL ? t->sc->consumed : 0;
-    uint64_t per_us = sched_us_to_ticks(1);
-    raise(t, HV_FAULT_TIMEOUT, per_us ? consumed / per_us : 0, t->ctx.rip, 0, 0);
+    raise(t, HV_FAULT_TIMEOUT, sched_ticks_to_us(consumed), t->ctx.rip, 0, 0);
 }

@@ -12,6 +12,7 @@
 #include "../object/notification.h"
 #include "../object/sched_context.h"
 #include "assert.h"
+#include "budget.h"
 #include "config.h"
 #include "fault.h"
 #include "klock.h"
@@ -34,8 +35,12 @@ uint64_t sched_now(void)
 
 uint64_t sched_us_to_ticks(uint64_t us)
 {
-    uint64_t hz = lapic_timer_info()->tsc_hz;
-    return us * (hz / 1000000u);
+    return budget_us_to_ticks(us, lapic_timer_info()->tsc_hz);
+}
+
+uint64_t sched_ticks_to_us(uint64_t ticks)
+{
+    return budget_ticks_to_us(ticks, lapic_timer_info()->tsc_hz);
 }
 
 /* Makes another CPU look at its run queue now rather than at its next tick. */
@@ -163,22 +168,6 @@ void sched_throttle(struct tcb *t)
     throttled = sc;
 }
 
-/*
- * If the SC's next period has begun (periods form a fixed grid from its
- * configuration), moves to it and refills, paying back overrun debt first.
- * Returns false if it is not time yet.
- */
-static bool start_period_if_due(struct sched_context *sc, uint64_t now)
-{
-    if (now - sc->period_start < sc->period_ticks)
-        return false;
-    sc->period_start += (now - sc->period_start) / sc->period_ticks * sc->period_ticks;
-    uint64_t repay = sc->debt < sc->budget_ticks ? sc->debt : sc->budget_ticks;
-    sc->debt -= repay;
-    sc->remaining = sc->budget_ticks - repay;
-    return true;
-}
-
 void sched_account(void)
 {
     struct percpu *cpu = this_cpu();
@@ -189,16 +178,9 @@ void sched_account(void)
     if (t == NULL || t->sc == NULL)
         return;
     struct sched_context *sc = t->sc;
-    sc->consumed += used;
-    if (!sc->on_throttle_list)
-        start_period_if_due(sc, now);   /* a thread that never ran dry is refilled on time too */
-    if (used > sc->remaining) {
-        /* Overran between two timer ticks: the excess is taken from the next refills. */
-        sc->debt += used - sc->remaining;
-        sc->remaining = 0;
-    } else {
-        sc->remaining -= used;
-    }
+    /* A thread that never ran dry is refilled on time too; an overrun between two timer
+     * ticks is taken from the next refills (debt). */
+    budget_charge(sc, used, now, sc->on_throttle_list != 0);
     if (sc->remaining == 0) {
         /* Out of budget: refilled at its next period, whatever it is doing now. */
         bool was_runnable = t->state == THREAD_RUNNABLE;
@@ -206,6 +188,16 @@ void sched_account(void)
         if (was_runnable && sc->timeout_fault)
             fault_raise_timeout(t);
     }
+}
+
+void sched_sc_reconfigured(struct sched_context *sc)
+{
+    struct percpu *cpu = this_cpu();
+    if (cpu->current == NULL || cpu->current->sc != sc)
+        return;
+    uint64_t now = sched_now();
+    sc->consumed += now - cpu->last_switch;
+    cpu->last_switch = now;
 }
 
 void sched_forget(struct sched_context *sc)
@@ -230,7 +222,7 @@ static void refill_due(uint64_t now)
     struct sched_context **link = &throttled;
     while (*link != NULL) {
         struct sched_context *sc = *link;
-        if (!start_period_if_due(sc, now)) {
+        if (!budget_start_period_if_due(sc, now)) {
             link = &sc->throttle_next;
             continue;
         }

@@ -48,7 +48,16 @@ void sched_forget(struct sched_context *sc);
 /* Remembers a thread whose SC must be refilled at its next period. */
 void sched_throttle(struct tcb *t);
 
+/*
+ * `sc` was just given new terms (a new period starts now): if it is the running thread's
+ * here, the time it ran since its last charge counts as consumed but not against the
+ * new budget — charged to the new period, it would overrun a full budget by up to a tick.
+ * (A thread running on another CPU is charged that time at its next tick: at most one.)
+ */
+void sched_sc_reconfigured(struct sched_context *sc);
 uint64_t sched_us_to_ticks(uint64_t us);
+/* TSC ticks -> microseconds, exactly (kernel/budget.h). */
+uint64_t sched_ticks_to_us(uint64_t ticks);
 uint64_t sched_now(void);
 
 #endif

@@ -54,6 +54,7 @@ enum hv_error sched_context_invoke(const struct cap *root, struct cte *slot, uin
             args[0] > args[1] || args[2] > 1)
             return HV_ERR_RANGE;
         sched_context_set(sc, args[0], args[1]);
+        sched_sc_reconfigured(sc);
         sc->timeout_fault = (uint16_t)args[2];
         if (sc->tcb != NULL && sc->tcb->state == THREAD_RUNNABLE)
             sched_make_runnable(sc->tcb);
@@ -78,8 +79,7 @@ enum hv_error sched_context_invoke(const struct cap *root, struct cte *slot, uin
         sched_context_finalize(sc);
         return HV_OK;
     case HV_INV_SC_CONSUMED: {
-        uint64_t per_us = sched_us_to_ticks(1);
-        reply_out->w[0] = per_us ? sc->consumed / per_us : 0;
+        reply_out->w[0] = sched_ticks_to_us(sc->consumed);
         reply_out->tag = hv_tag(0, 1, 0);
         return HV_OK;
     }
