@@ -2,14 +2,26 @@
 /* fuzztest: root task that runs the hostile program against the core and checks nobody else is hurt. */
 #include "fuzz_layout.h"
 #include "hvu.h"
+#include "lib/kstring.h"
 
 #define FUZZ_ITERATIONS 20000u
 #define HOSTILE_PRIORITY 200u
 #define ECHO_PRIORITY 210u
 #define HANDLER_PRIORITY 220u
 #define SHARED_ROOT_VA 0x0000200000000000ull
-#define STALL_SPINS 20000000ull
+#define STALL_MS 300u              /* no iteration for this long (TSC): restart it */
+#define MS_PER_S 1000u
 #define ECHO_LABEL 0x33
+#define DEFAULT_SEED 0x5eed0001ull
+#define ROOT_WATCH_BUDGET_US 5000u
+#define ROOT_PERIOD_US 10000u
+
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
+    return ((uint64_t)hi << 32) | lo;
+}
 
 static uint64_t echo_ep, echo_reply, fault_ep, fault_reply;
 static struct hvu_image img;
@@ -72,10 +84,36 @@ static bool echo_alive(void)
     return hv_call(echo_ep, &m) == HV_OK && m.w[0] == 42 && hv_tag_label(m.tag) == ECHO_LABEL + 1;
 }
 
+/* `fuzz.seed=<hex>` on the command line replays another sequence. */
+static uint64_t seed_from(const char *cmdline)
+{
+    static const char key[] = "fuzz.seed=";
+    for (const char *p = cmdline; *p != '\0'; p++) {
+        if ((p != cmdline && p[-1] != ' ') || strncmp(p, key, sizeof(key) - 1) != 0)
+            continue;
+        uint64_t v = 0;
+        for (p += sizeof(key) - 1; *p != '\0' && *p != ' '; p++) {
+            unsigned d = (*p >= '0' && *p <= '9') ? (unsigned)(*p - '0')
+                       : (*p >= 'a' && *p <= 'f') ? (unsigned)(*p - 'a' + 10) : 16u;
+            if (d < 16)
+                v = v * 16 + d;     /* "0x" prefix: the x is skipped, the 0 adds nothing */
+        }
+        return v;
+    }
+    return DEFAULT_SEED;
+}
+
+/*
+ * The hostile may have lowered its own priority (TCB_SET_PRIORITY on its own TCB cap is
+ * its right): a restart gives it back its priority, so its next incarnation is not
+ * starved by what the previous one did to itself.
+ */
 static void restart_hostile(void)
 {
     shared->restarts++;
     (void)hvu_invoke(hostile_tcb, HV_INV_TCB_SUSPEND, 0, NULL, NULL);
+    uint64_t prio[1] = { HOSTILE_PRIORITY };
+    (void)hvu_invoke(hostile_tcb, HV_INV_TCB_SET_PRIORITY, 1, prio, NULL);
     uint64_t regs[5] = { img.entry, img.stack_top, 0, 0, 0 };
     (void)hvu_invoke(hostile_tcb, HV_INV_TCB_WRITE_REGISTERS, 5, regs, NULL);
     (void)hvu_invoke(hostile_tcb, HV_INV_TCB_RESUME, 0, NULL, NULL);
@@ -124,7 +162,10 @@ void user_main(const struct hv_bootinfo *bi)
     err |= hvu_copy(page, HV_RIGHTS_ALL, &page_copy);
     err |= hvu_map_frame_into(img.pml4, page_copy, HOSTILE_SHARED_VA, 0);
     shared = (struct fuzz_shared *)(uintptr_t)SHARED_ROOT_VA;
-    shared->seed = 0x5eed0001;
+    shared->seed = seed_from(bi->cmdline);
+    /* Incarnation n (shared->restarts) draws from seed + n * golden + 1: given the seed and
+     * the incarnation, its calls are the same whatever the build's layout. */
+    hvu_printf("fuzz: seed 0x%lx (replay: fuzz.seed=0x%lx on the command line)\n", shared->seed, shared->seed);
 
     uint64_t badged_fault;
     err |= hvu_mint(fault_ep, HV_RIGHT_WRITE | HV_RIGHT_GRANT_REPLY, 0xbad, &badged_fault);
@@ -142,22 +183,33 @@ void user_main(const struct hv_bootinfo *bi)
     err = hvu_invoke(hostile_tcb, HV_INV_TCB_RESUME, 0, NULL, NULL);
     hvu_check(err == HV_OK, "fuzz.hostile_started", "error %lu", err);
 
-    /* Let it run; keep checking the echo server; restart it when it stalls (it may block or stop itself). */
+    /*
+     * Let it run; keep checking the echo server; restart it when it stalls (it may block or
+     * stop itself). The root watches on half of its budget: the hostile may lower its own
+     * priority below the root's, and a root spinning on a full budget owns the CPU (§3) —
+     * the hostile would get no time at all until the root blocks.
+     */
+    uint64_t watch_sc[3] = { ROOT_WATCH_BUDGET_US, ROOT_PERIOD_US, 0 };
+    err = hvu_invoke(HV_ROOT_SCHED_CONTEXT, HV_INV_SC_CONFIGURE, 3, watch_sc, NULL);
+    hvu_check(err == HV_OK, "fuzz.root_watches_on_half_budget", "error %lu", err);
     unsigned echo_failures = 0, stalls = 0;
-    uint64_t last = 0, spins = 0;
+    uint64_t last = 0, stall_ticks = bi->tsc_hz / MS_PER_S * STALL_MS, since = rdtsc();
     while (shared->iterations < FUZZ_ITERATIONS && stalls < 200) {
         if (shared->iterations != last) {
             last = shared->iterations;
-            spins = 0;
+            since = rdtsc();
             if (last % 64 == 0 && !echo_alive())
                 echo_failures++;
-        } else if (++spins == STALL_SPINS) {
+        } else if (rdtsc() - since >= stall_ticks) {
             stalls++;
-            spins = 0;
+            hvu_printf("fuzz: stall at %lu iterations: restarting incarnation %lu\n", last, shared->restarts);
             restart_hostile();
+            since = rdtsc();
         }
     }
     (void)hvu_invoke(hostile_tcb, HV_INV_TCB_SUSPEND, 0, NULL, NULL);
+    uint64_t full_sc[3] = { ROOT_PERIOD_US, ROOT_PERIOD_US, 0 };
+    (void)hvu_invoke(HV_ROOT_SCHED_CONTEXT, HV_INV_SC_CONFIGURE, 3, full_sc, NULL);
     hvu_printf("fuzz: %lu iterations, %lu faults (%lu syscall), %lu crash restarts, %u stall restarts\n",
                shared->iterations, faults_seen, syscall_faults, restarts_by_handler, stalls);
     unsigned kinds = 0;
