@@ -545,3 +545,41 @@ void hvu_finish(void)
     for (;;)
         hv_yield();
 }
+
+/* ---- test guests' reports ---- */
+
+static bool starts_with(const char *s, const char *prefix)
+{
+    while (*prefix != '\0') {
+        if (*s++ != *prefix++)
+            return false;
+    }
+    return true;
+}
+
+bool hvu_guest_line(struct hvu_guest_report *r, const char *line)
+{
+    if (starts_with(line, "PASS: ")) {
+        r->passes++;
+        hvu_check(true, line + 6, "guest");
+    } else if (starts_with(line, "FAIL: ")) {
+        r->fails++;
+        hvu_check(false, line + 6, "reported by the guest");
+    } else if (starts_with(line, "SUMMARY: ")) {
+        /* "SUMMARY: N tests, M failures" must agree with what we counted. */
+        unsigned nums[2] = { 0, 0 }, k = 0;
+        for (const char *c = line + 9; *c != '\0' && k < 2; c++) {
+            if (*c >= '0' && *c <= '9') {
+                nums[k] = nums[k] * 10u + (unsigned)(*c - '0');
+                if (c[1] < '0' || c[1] > '9')
+                    k++;
+            }
+        }
+        r->summary_seen = true;
+        hvu_check(nums[0] == r->passes + r->fails && nums[1] == r->fails, "guest.summary",
+                  "guest says %u tests %u failures; seen %u/%u", nums[0], nums[1], r->passes, r->fails);
+    } else {
+        return false;
+    }
+    return true;
+}

@@ -110,4 +110,17 @@ __attribute__((noreturn)) void hvu_finish(void);
 /* The calling thread's IPC buffer. */
 struct hv_ipc_buffer *hvu_ipc(void);
 
+/* What a test guest reported over its console: PASS:/FAIL: lines and its SUMMARY. */
+struct hvu_guest_report {
+    unsigned passes, fails;
+    bool summary_seen;
+};
+
+/*
+ * Takes one line of a test guest's console: a PASS:/FAIL: line becomes this program's
+ * own check of that name; a SUMMARY line is checked ("guest.summary") against the lines
+ * counted. Returns false for any other line, which the caller handles.
+ */
+bool hvu_guest_line(struct hvu_guest_report *r, const char *line);
+
 #endif

@@ -32,8 +32,7 @@
 
 static const struct hv_bootinfo *boot;
 static uint64_t fault_ep, reply_obj;
-static unsigned guest_passes, guest_fails;
-static bool guest_summary_seen;
+static struct hvu_guest_report report;
 
 /* What runs: guest_paging (the default) or guest_pfbench. */
 struct guest_kind {
@@ -51,31 +50,14 @@ static uint64_t inv(uint64_t cap, uint64_t label, unsigned n, const uint64_t *ar
     return hvu_invoke(cap, label, n, args, NULL);
 }
 
-static bool starts_with(const char *s, const char *p)
-{
-    while (*p != '\0') {
-        if (*s++ != *p++)
-            return false;
-    }
-    return true;
-}
-
 static void guest_line(const char *line)
 {
-    if (starts_with(line, "PASS: ")) {
-        guest_passes++;
-        hvu_check(true, line + 6, "guest");
-    } else if (starts_with(line, "FAIL: ")) {
-        guest_fails++;
-        hvu_check(false, line + 6, "reported by the guest");
-    } else if (starts_with(line, "SUMMARY: ")) {
-        guest_summary_seen = true;
-        hvu_printf("guest %s\n", line);
-    } else if (starts_with(line, "TABLE: ") || starts_with(line, "PFBENCH ")) {
+    if (hvu_guest_line(&report, line))
+        return;
+    if (strncmp(line, "TABLE: ", 7) == 0 || strncmp(line, "PFBENCH ", 8) == 0)
         hvu_printf("%s\n", line);   /* TABLE: compared with the bare run's; PFBENCH: read by scripts/bench */
-    } else {
+    else
         hvu_printf("guest: %s\n", line);
-    }
 }
 
 static uint64_t make_vm(uint64_t mode, uint64_t *vcpu_out, uint64_t *tcb_out, uint64_t *gm_out)
@@ -300,9 +282,9 @@ static void run(uint64_t mode)
         }
         reply(finished ? HV_FAULT_STOP : HV_VCPU_REPLY_RESUME, mtd);
     }
-    hvu_check(guest_summary_seen && guest_fails == 0 && guest_passes >= (guest->hostile_end ? 10u : 2u),
+    hvu_check(report.summary_seen && report.fails == 0 && report.passes >= (guest->hostile_end ? 10u : 2u),
               "vmm.paging_guest_ran",
-              "summary %d passes %u fails %u exits %u", guest_summary_seen, guest_passes, guest_fails, exits);
+              "summary %d passes %u fails %u exits %u", report.summary_seen, report.passes, report.fails, exits);
     /* The stopped VM can be inspected; the core goes on. */
     struct hv_vcpu_state st;
     err = hvu_vcpu_read(vcpu, HV_MTD_CR | HV_MTD_RSP_RIP_RFLAGS, &st);

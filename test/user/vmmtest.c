@@ -349,42 +349,12 @@ storm:;
 
 /* ---- guest_basic ---- */
 
-static unsigned guest_passes, guest_fails;
-static bool guest_summary_seen;
-
-static bool starts_with(const char *s, const char *p)
-{
-    while (*p != '\0') {
-        if (*s++ != *p++)
-            return false;
-    }
-    return true;
-}
+static struct hvu_guest_report guest;
 
 static void guest_line(const char *line)
 {
-    if (starts_with(line, "PASS: ")) {
-        guest_passes++;
-        hvu_check(true, line + 6, "guest");
-    } else if (starts_with(line, "FAIL: ")) {
-        guest_fails++;
-        hvu_check(false, line + 6, "reported by the guest");
-    } else if (starts_with(line, "SUMMARY: ")) {
-        /* "SUMMARY: N tests, M failures" must agree with what we counted. */
-        unsigned nums[2] = { 0, 0 }, k = 0;
-        for (const char *c = line + 9; *c != '\0' && k < 2; c++) {
-            if (*c >= '0' && *c <= '9') {
-                nums[k] = nums[k] * 10u + (unsigned)(*c - '0');
-                if (c[1] < '0' || c[1] > '9')
-                    k++;
-            }
-        }
-        guest_summary_seen = true;
-        hvu_check(nums[0] == guest_passes + guest_fails && nums[1] == guest_fails, "guest.summary",
-                  "guest says %u tests %u failures; seen %u/%u", nums[0], nums[1], guest_passes, guest_fails);
-    } else {
+    if (!hvu_guest_line(&guest, line))
         hvu_printf("guest: %s\n", line);
-    }
 }
 
 static void recall_thread(uint64_t vcpu)
@@ -567,9 +537,9 @@ static void basic(void)
         else
             reply_resume(mtd);
     }
-    hvu_check(done && guest_summary_seen && guest_fails == 0 && guest_passes >= 9, "vmm.basic_guest_ran",
-              "done %d summary %d passes %u fails %u exits %u", done, guest_summary_seen, guest_passes,
-              guest_fails, exits);
+    hvu_check(done && guest.summary_seen && guest.fails == 0 && guest.passes >= 9, "vmm.basic_guest_ran",
+              "done %d summary %d passes %u fails %u exits %u", done, guest.summary_seen, guest.passes,
+              guest.fails, exits);
     check_counters(vm.vcpu, seen);
 }
 
