@@ -13,6 +13,12 @@ mount -t tmpfs tmpfs /tmp
 # kernel's uptime: the boot time scripts/bench compares (linux_boot_ratio).
 echo "hv-guest: userspace up at $(cut -d' ' -f1 /proc/uptime) s"
 
+# hv.bench=boot: power off at the marker (scripts/bench's boot run: the vmm's exit counts
+# when the VM stops are then the boot's).
+if grep -q 'hv.bench=boot' /proc/cmdline; then
+    poweroff -f
+fi
+
 if grep -q 'hv.workload=1' /proc/cmdline; then
     /bin/workload.sh
     poweroff -f
