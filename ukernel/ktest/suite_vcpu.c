@@ -9,7 +9,10 @@
 #include "../arch/x86_64/nested_pte.h"
 #include "../arch/x86_64/percpu.h"
 #include "../arch/x86_64/smp.h"
+#include "../arch/x86_64/svm_vmcb.h"
+#include "../arch/x86_64/trap.h"
 #include "../arch/x86_64/vcpu_arch.h"
+#include "../arch/x86_64/vmx.h"
 #include "../kernel/console.h"
 #include "../lib/kstring.h"
 #include "ktest.h"
@@ -584,6 +587,223 @@ static void check_migration(void)
                 "cpu %u exit %s", back.cpu, reason_name(back.reason));
 }
 
+/* ---- host NMIs while a guest runs ---- */
+
+/* Paced NMIs: each waits until the previous one was taken, so none can merge. */
+#define NMI_PACED 64u
+/* A burst sent back to back: at least the first is taken, later ones may merge. */
+#define NMI_BURST 16u
+/* NMIs the guest's CPU then sends itself in the host, one at each tick exit. */
+#define NMI_SELF 16u
+#define NMI_WAIT_MS 500u
+#define NMI_GUEST_WAIT_MS 20000u
+#define NMI_RUN_LIMIT 100000000u
+
+/* The guest's six registers after `n` iterations (vcpu_guest_nmi, suite_vcpu_guest.S). */
+struct nmi_guest_regs {
+    uint32_t a, b, c, si, di, bp;
+};
+
+static uint32_t rol32(uint32_t v, unsigned n)
+{
+    return (v << n) | (v >> (32 - n));
+}
+
+static struct nmi_guest_regs nmi_guest_model(uint32_t n)
+{
+    struct nmi_guest_regs r = { GUEST_NMI_SEED_A, ~(uint32_t)GUEST_NMI_SEED_A, 0, 0, 0,
+                                GUEST_NMI_SEED_BP };
+    while (r.c != n) {
+        r.c++;
+        r.a = rol32(r.a + r.c, 1);
+        r.b ^= r.a;
+        r.si += r.b;
+        r.di -= r.si;
+        r.bp = rol32(r.bp, 32 - 3) ^ r.di;
+    }
+    return r;
+}
+
+/* What the guest's CPU saw (written there, read by CPU 0 once `finished` is set). */
+struct nmi_run {
+    volatile uint32_t running;      /* the guest ran once: CPU 0 may start sending */
+    volatile uint32_t self_phase;   /* CPU 0 is done sending: send NMI_SELF, then end */
+    volatile uint32_t finished;
+    unsigned cpu;
+    uint64_t ticks;                 /* PORT_NMI_TICK exits */
+    uint64_t nmi_exits;             /* runs an NMI ended (raw exit code) */
+    uint64_t other_nones;           /* runs a host interrupt ended */
+    uint64_t guest_nmis;            /* the guest's vector 2 reported: must stay 0 */
+    uint64_t self_sent, self_lost;  /* NMIs sent to itself between exits, and not taken */
+    enum hv_exit_reason last;       /* an unexpected exit, or NONE */
+    uint64_t last_q;
+    struct hv_vcpu_state regs;      /* the guest's GPRs at its last tick */
+};
+
+static bool wait_count_above(unsigned cpu, uint64_t old, uint64_t ms)
+{
+    uint64_t budget = lapic_timer_info()->tsc_hz / 1000 * ms;
+    uint64_t start = rdtsc();
+    while (trap_nmi_count(cpu) <= old) {
+        if (rdtsc() - start > budget)
+            return false;
+        cpu_relax();
+    }
+    return true;
+}
+
+static bool is_nmi_exit(const struct vcpu_arch *v)
+{
+    /* No exception is intercepted here, so VMX basic reason 0 can only be an NMI. */
+    return v->raw_exit == (vcpu_arch_backend() == VCPU_BACKEND_SVM ? SVM_EXIT_NMI
+                                                                  : VMX_EXIT_EXCEPTION_NMI);
+}
+
+/* On the guest's CPU, in its call IPI: runs the guest until CPU 0 says stop. */
+static void nmi_guest_loop(void *arg)
+{
+    struct nmi_run *r = arg;
+    r->cpu = this_cpu_index();
+    uint32_t apic = smp_cpu_apic_id(r->cpu);
+    r->last = HV_EXIT_NONE;
+    for (uint32_t i = 0; i < NMI_RUN_LIMIT; i++) {
+        struct vcpu_exit e;
+        vcpu_arch_run(&vcpu, &e);       /* interrupts off, as the core runs a guest */
+        r->running = 1;
+        if (e.reason == HV_EXIT_NONE) {
+            if (is_nmi_exit(&vcpu))
+                r->nmi_exits++;
+            else
+                r->other_nones++;
+            irq_enable();               /* the host interrupt that ended the run */
+            __asm__ volatile("nop");    /* past STI's one-instruction shadow */
+            irq_disable();
+            continue;
+        }
+        if (e.reason == HV_EXIT_IO && (e.qualification & HV_IO_PORT_MASK) == PORT_NMI) {
+            r->guest_nmis++;
+            skip(e.instruction_length);
+            continue;
+        }
+        if (e.reason != HV_EXIT_IO || (e.qualification & HV_IO_PORT_MASK) != PORT_NMI_TICK) {
+            r->last = e.reason;
+            r->last_q = e.qualification;
+            break;
+        }
+        r->ticks++;
+        if (r->self_phase && r->self_sent < NMI_SELF) {
+            /* In the host between two exits, interrupts off, this vCPU still loaded. */
+            uint64_t before = trap_nmi_count(r->cpu);
+            r->self_sent++;
+            if (!lapic_send_nmi(apic) || !wait_count_above(r->cpu, before, NMI_WAIT_MS))
+                r->self_lost++;
+        }
+        skip(e.instruction_length);
+        if (r->self_sent == NMI_SELF) {
+            vcpu_arch_state_read(&vcpu, HV_MTD_GPR, &r->regs);
+            break;
+        }
+    }
+    r->finished = 1;
+}
+
+/*
+ * Host NMIs while a guest runs on CPU 1: CPU 0 sends NMI IPIs to CPU 1, paced
+ * (each after the previous was taken: every one must be counted by CPU 1's host
+ * handler) and then in a burst (at least one counted, never more than sent). CPU 1
+ * also sends itself NMIs while in the host between exits. The guest must never see
+ * vector 2, must keep running its loop and end with exactly the registers its
+ * iteration count implies.
+ */
+static bool check_host_nmi(void)
+{
+    if (smp_online_count() < 2) {
+        kprintf("vcpu: one CPU online: host NMIs during a guest not tested\n");
+        return true;
+    }
+    struct hv_vcpu_state s;
+    real_mode_state(&s);
+    load_program(vcpu_guest_nmi, vcpu_guest_nmi_end);
+    put(&s, HV_MTD_ALL);
+    vcpu_arch_release(&vcpu);
+
+    static struct nmi_run r;
+    memset(&r, 0, sizeof(r));
+    uint64_t count0 = trap_nmi_count(1);
+    bool posted = smp_call_post(1, nmi_guest_loop, &r);
+    uint64_t budget = lapic_timer_info()->tsc_hz / 1000 * NMI_GUEST_WAIT_MS;
+    uint64_t start = rdtsc();
+    while (posted && !r.running && !r.finished && rdtsc() - start < budget)
+        cpu_relax();
+    ktest_check(posted && r.running, "nmi_guest_started", "posted %d running %u", posted,
+                r.running);
+    uint32_t apic = smp_cpu_apic_id(1);
+    unsigned lost = 0, unsent = 0;
+    uint64_t spread = 1;
+    for (unsigned i = 0; i < NMI_PACED && posted && !r.finished; i++) {
+        /* A varying delay, so the NMIs land in the guest and in the host alike. */
+        spread = spread * 6364136223846793005ull + 1442695040888963407ull;
+        for (uint64_t d = (spread >> 33) % 20000; d != 0; d--)
+            cpu_relax();
+        uint64_t before = trap_nmi_count(1);
+        if (!lapic_send_nmi(apic))
+            unsent++;
+        else if (!wait_count_above(1, before, NMI_WAIT_MS))
+            lost++;
+    }
+    uint64_t paced = trap_nmi_count(1) - count0;
+    uint64_t burst0 = trap_nmi_count(1);
+    for (unsigned i = 0; i < NMI_BURST && posted && !r.finished; i++) {
+        if (!lapic_send_nmi(apic))
+            unsent++;
+    }
+    (void)wait_count_above(1, burst0, NMI_WAIT_MS);
+    /* Let a merged pending NMI land before the count is read. */
+    uint64_t settle = rdtsc();
+    while (rdtsc() - settle < lapic_timer_info()->tsc_hz / 100)
+        cpu_relax();
+    uint64_t burst = trap_nmi_count(1) - burst0;
+    uint64_t self0 = trap_nmi_count(1);
+    r.self_phase = 1;
+    start = rdtsc();
+    while (posted && !r.finished && rdtsc() - start < budget)
+        cpu_relax();
+    bool waited = posted && r.finished && smp_call_wait(1);
+    uint64_t self = trap_nmi_count(1) - self0;
+    uint64_t total = trap_nmi_count(1) - count0;
+
+    kprintf("vcpu: host NMIs on cpu 1: %lu paced, %lu of %u in a burst, %lu self; "
+            "%lu ended guest runs, %lu other host interrupts, %lu ticks\n",
+            paced, burst, NMI_BURST, self, r.nmi_exits, r.other_nones, r.ticks);
+    ktest_check(waited && r.cpu == 1 && r.last == HV_EXIT_NONE, "nmi_guest_kept_running",
+                "finished %u cpu %u, unexpected exit %s q 0x%lx", r.finished, r.cpu,
+                reason_name(r.last), r.last_q);
+    ktest_check(unsent == 0 && lost == 0 && paced == NMI_PACED, "nmi_paced_all_taken_by_host",
+                "%u unsent, %u not taken in %u ms, count rose by %lu of %u", unsent, lost,
+                NMI_WAIT_MS, paced, NMI_PACED);
+    ktest_check(burst >= 1 && burst <= NMI_BURST, "nmi_burst_taken_by_host",
+                "count rose by %lu for %u sent", burst, NMI_BURST);
+    ktest_check(r.self_sent == NMI_SELF && r.self_lost == 0 && self == NMI_SELF,
+                "nmi_between_exits_taken_by_host", "%lu sent, %lu not taken, count rose by %lu",
+                r.self_sent, r.self_lost, self);
+    ktest_check(r.nmi_exits >= 1 && r.nmi_exits <= total, "nmi_ended_guest_runs",
+                "%lu runs ended by an NMI, %lu NMIs counted", r.nmi_exits, total);
+    ktest_check(r.guest_nmis == 0, "nmi_never_reached_guest", "the guest took vector 2 %lu times",
+                r.guest_nmis);
+    /* The last tick's registers: EAX..EBP exactly as ECX iterations make them. */
+    uint32_t n = (uint32_t)r.regs.rcx;
+    struct nmi_guest_regs want = nmi_guest_model(n);
+    bool intact = n != 0 && n % GUEST_NMI_TICK == 0 && n / GUEST_NMI_TICK == r.ticks &&
+                  (uint32_t)r.regs.rax == want.a && (uint32_t)r.regs.rbx == want.b &&
+                  (uint32_t)r.regs.rsi == want.si && (uint32_t)r.regs.rdi == want.di &&
+                  (uint32_t)r.regs.rbp == want.bp;
+    ktest_check(intact, "nmi_guest_state_intact",
+                "%u iterations (%lu ticks): eax 0x%lx/0x%x ebx 0x%lx/0x%x esi 0x%lx/0x%x "
+                "edi 0x%lx/0x%x ebp 0x%lx/0x%x", n, r.ticks, r.regs.rax, want.a, r.regs.rbx,
+                want.b, r.regs.rsi, want.si, r.regs.rdi, want.di, r.regs.rbp, want.bp);
+    return waited;      /* false: CPU 1 may still be running the vCPU */
+}
+
 /* The guest goes to protected mode and long mode itself (EFER through the WRMSR exit). */
 static void check_mode_switch(void)
 {
@@ -873,6 +1093,10 @@ KTEST_SUITE(vcpu)
     check_round_trip();
     check_invalid_state();
     check_migration();
+    if (!check_host_nmi()) {
+        ktest_check(false, "vcpu_back_from_cpu1", "the NMI guest did not end: later checks skipped");
+        return;
+    }
     check_mode_switch();
     check_shadow_backend();
     check_pae_cr3();

@@ -7,6 +7,7 @@
 #define ADDR(label) ((label) - vcpu_guest_main + GUEST_CODE_GPA)
 #define BADDR(label) ((label) - vcpu_guest_bench + GUEST_CODE_GPA)
 #define MADDR(label) ((label) - vcpu_guest_modes + GUEST_CODE_GPA)
+#define NADDR(label) ((label) - vcpu_guest_nmi + GUEST_CODE_GPA)
 
     .section .rodata
     .code16
@@ -225,3 +226,44 @@ vcpu_guest_pae:
     outl %eax, $PORT_PAE
     jmp vcpu_guest_pae
 vcpu_guest_pae_end:
+
+/*
+ * Host NMIs while a guest runs: an endless busy loop (no HLT) mixing six registers,
+ * with ECX counting iterations, and an OUT to PORT_NMI_TICK every GUEST_NMI_TICK
+ * iterations so the host also runs between exits. The host's NMIs must never reach
+ * the guest: IVT entry 2 reports vector 2 on PORT_NMI if one does.
+ */
+    .code16
+    .globl vcpu_guest_nmi, vcpu_guest_nmi_end
+vcpu_guest_nmi:
+    cli
+    xorw %ax, %ax
+    movw %ax, %ds
+    movw %ax, %ss
+    movw $GUEST_STACK_TOP, %sp
+    movw $NADDR(nmi_reached_guest), 8
+    movw $0, 10
+    xorl %ecx, %ecx
+    movl $GUEST_NMI_SEED_A, %eax
+    movl %eax, %ebx
+    notl %ebx
+    xorl %esi, %esi
+    xorl %edi, %edi
+    movl $GUEST_NMI_SEED_BP, %ebp
+1:  incl %ecx
+    addl %ecx, %eax
+    roll $1, %eax
+    xorl %eax, %ebx
+    addl %ebx, %esi
+    subl %esi, %edi
+    rorl $3, %ebp
+    xorl %edi, %ebp
+    testl $(GUEST_NMI_TICK - 1), %ecx
+    jnz 1b
+    outl %eax, $PORT_NMI_TICK
+    jmp 1b
+nmi_reached_guest:
+    movb $2, %al
+    outb %al, $PORT_NMI
+    iret
+vcpu_guest_nmi_end:

@@ -24,6 +24,9 @@
 #define GUEST_LOOP_COUNT 3000000
 #define GUEST_PM_MAGIC 0x50524f54   /* "PROT" */
 #define GUEST_LM_MAGIC 0x4c4f4e47   /* "LONG" */
+#define GUEST_NMI_TICK 256          /* the NMI program's iterations between OUTs (a power of 2) */
+#define GUEST_NMI_SEED_A 0x9e3779b9
+#define GUEST_NMI_SEED_BP 0x12345678
 
 /* I/O ports the guest reports on. */
 #define PORT_REPORT 0x10
@@ -39,6 +42,7 @@
 #define PORT_HOLE_REMAP 0x1a
 #define PORT_SHADOW 0x1b
 #define PORT_PAE 0x1c
+#define PORT_NMI_TICK 0x1d
 #define PORT_IN 0x1234
 
 #ifndef __ASSEMBLER__
@@ -47,6 +51,7 @@ extern const unsigned char vcpu_guest_bench[], vcpu_guest_bench_end[];
 extern const unsigned char vcpu_guest_modes[], vcpu_guest_modes_end[];
 extern const unsigned char vcpu_guest_shadow[], vcpu_guest_shadow_pf[], vcpu_guest_shadow_end[];
 extern const unsigned char vcpu_guest_pae[], vcpu_guest_pae_end[];
+extern const unsigned char vcpu_guest_nmi[], vcpu_guest_nmi_end[];
 #endif
 
 #endif

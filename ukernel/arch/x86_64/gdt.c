@@ -27,6 +27,18 @@ struct tss64 *gdt_tss(unsigned cpu)
     return &segments[cpu].tss;
 }
 
+int gdt_ist_owner(unsigned ist, uint64_t addr)
+{
+    if (ist < 1 || ist > 3)
+        return -1;
+    for (unsigned cpu = 0; cpu < CONFIG_MAX_CPUS; cpu++) {
+        uint64_t low = (uint64_t)(uintptr_t)segments[cpu].ist_stacks[ist - 1];
+        if (addr >= low && addr < low + IST_STACK_SIZE)
+            return (int)cpu;
+    }
+    return -1;
+}
+
 void gdt_init_cpu(unsigned cpu)
 {
     struct cpu_segments *s = &segments[cpu];

@@ -40,6 +40,13 @@ _Static_assert(sizeof(struct tss64) == 104, "TSS layout (SDM 8.7)");
 /* Loads this CPU's GDT and TSS and reloads the segment registers. */
 void gdt_init_cpu(unsigned cpu);
 
+/*
+ * The CPU whose IST stack `ist` (IST_*) holds address `addr`, or -1. Lets a handler
+ * that runs on an IST stack (the NMI's) know its CPU without trusting the GS base,
+ * which an NMI can find still holding the user's value (between SWAPGS and IRETQ).
+ */
+int gdt_ist_owner(unsigned ist, uint64_t addr);
+
 /* The TSS of CPU `cpu` (rsp0 is set when user threads arrive). */
 struct tss64 *gdt_tss(unsigned cpu);
 

@@ -37,6 +37,7 @@
 
 /* Interrupt command register (SDM Vol. 3A, 11.6.1). */
 #define ICR_DELIVERY_FIXED (0u << 8)
+#define ICR_DELIVERY_NMI (4u << 8)      /* the vector field is ignored: vector 2 */
 #define ICR_DELIVERY_INIT (5u << 8)
 #define ICR_DELIVERY_STARTUP (6u << 8)
 #define ICR_SEND_PENDING (1u << 12)
@@ -195,6 +196,11 @@ static bool icr_send(uint32_t apic_id, uint32_t command)
 bool lapic_send_ipi(uint32_t apic_id, uint8_t vector)
 {
     return icr_send(apic_id, ICR_DELIVERY_FIXED | ICR_LEVEL_ASSERT | vector);
+}
+
+bool lapic_send_nmi(uint32_t apic_id)
+{
+    return icr_send(apic_id, ICR_DELIVERY_NMI | ICR_LEVEL_ASSERT);
 }
 
 bool lapic_send_init(uint32_t apic_id)

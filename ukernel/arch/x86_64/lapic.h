@@ -36,6 +36,8 @@ uint64_t lapic_timer_ticks_of(unsigned cpu);
  * returns false if the APIC did not accept the command (delivery stayed pending).
  */
 bool lapic_send_ipi(uint32_t apic_id, uint8_t vector);
+/* An NMI (delivery mode NMI): taken even with interrupts off; see trap.h for what it does. */
+bool lapic_send_nmi(uint32_t apic_id);
 bool lapic_send_init(uint32_t apic_id);
 /* Startup IPI: the target starts in real mode at CS:IP = start_page << 8 : 0. */
 bool lapic_send_startup(uint32_t apic_id, uint8_t start_page);

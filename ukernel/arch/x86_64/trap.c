@@ -2,6 +2,7 @@
 /* trap: IDT construction, exception reporting and interrupt routing. */
 #include "trap.h"
 
+#include "../../kernel/config.h"
 #include "../../kernel/console.h"
 #include "../../kernel/platform.h"
 #include "../../kernel/syscall.h"
@@ -31,6 +32,8 @@ extern const struct extable_entry __ex_table_end[];
 static struct idt_gate idt[IDT_ENTRIES] __attribute__((aligned(16)));
 static irq_handler_fn irq_handlers[IDT_ENTRIES];
 static struct fault_record last_fault;
+/* Host NMIs each CPU took (written only by that CPU's NMI handler, read by any). */
+static volatile uint64_t nmi_counts[CONFIG_MAX_CPUS];
 volatile uint64_t probe_exec_target;
 
 static void idt_set(unsigned vector, uint64_t handler, uint8_t ist, uint8_t type)
@@ -149,6 +152,24 @@ static bool try_recover(struct trap_frame *f)
 
 void (*trap_timer_hook)(void);
 
+uint64_t trap_nmi_count(unsigned cpu)
+{
+    return cpu < CONFIG_MAX_CPUS ? nmi_counts[cpu] : 0;
+}
+
+/*
+ * A host NMI: counted on its CPU and otherwise ignored (docs/architecture.md, traps).
+ * It may interrupt anything, the kernel lock holder and the console included, and
+ * may find the user's GS base (between SWAPGS and IRETQ/SYSRET): so it takes no lock,
+ * prints nothing and finds its CPU from its IST stack, not from this_cpu().
+ */
+static void handle_nmi(const struct trap_frame *f)
+{
+    int cpu = gdt_ist_owner(IST_NMI, (uint64_t)(uintptr_t)f);
+    if (cpu >= 0)
+        nmi_counts[cpu] = nmi_counts[cpu] + 1;
+}
+
 void trap_handle_interrupt(struct trap_frame *f)
 {
     irq_handler_fn fn = irq_handlers[f->vector];
@@ -162,6 +183,10 @@ void trap_handle_interrupt(struct trap_frame *f)
 
 void trap_dispatch(struct trap_frame *f)
 {
+    if (f->vector == EXC_NMI) {
+        handle_nmi(f);      /* from the kernel, a user thread or (int $2) a guest's exit */
+        return;
+    }
     if (f->cs & 3)
         syscall_user_trap(f);  /* from user mode: becomes a fault message or a reschedule */
     if (f->vector < 32) {

@@ -63,6 +63,13 @@ void trap_handle_interrupt(struct trap_frame *frame);
 /* Called on every timer interrupt once scheduling has started. */
 extern void (*trap_timer_hook)(void);
 
+/*
+ * Host NMIs CPU `cpu` took so far: from the local APIC (lapic_send_nmi()), from
+ * the platform, or arriving while the CPU ran a guest (the backends end the guest
+ * and hand the NMI to this handler: SVM at STGI, VMX through int $2).
+ */
+uint64_t trap_nmi_count(unsigned cpu);
+
 /* Prints the frame and control registers the way every fatal report does. */
 void trap_dump(const struct trap_frame *frame);
 
