@@ -5,6 +5,7 @@
 #include <stdarg.h>
 
 #include "../arch/x86_64/cpu.h"
+#include "../arch/x86_64/smp.h"
 #include "../drivers/uart16550.h"
 #include "console.h"
 
@@ -30,10 +31,17 @@ void panic(const char *fmt, ...)
 {
     va_list ap;
     irq_disable();
+    /* The other CPUs stop first (an NMI each): nothing changes under the report. */
+    unsigned others = 0;
+    unsigned stopped = smp_stop_others(&others);
+    if (others != 0)
+        console_take_over();
     kprintf("PANIC: ");
     va_start(ap, fmt);
     kvprintf(fmt, ap);
     va_end(ap);
     kprintf("\n");
+    if (others != 0)
+        kprintf("panic: stopped %u of %u other CPUs\n", stopped, others);
     platform_exit(false);
 }

@@ -563,6 +563,44 @@ bool smp_call_wait(unsigned cpu)
     return true;
 }
 
+/* ---- stopping the other CPUs (panic) ---- */
+
+#define STOP_WAIT_MS 100u
+#define STOP_SPIN_LIMIT 100000000u  /* without a calibrated TSC */
+static volatile uint32_t stop_owner;        /* APIC ID + 1 of the stopping CPU, 0 = none */
+
+unsigned smp_stop_others(unsigned *others)
+{
+    *others = 0;
+    if (smp_online_count() < 2)
+        return 0;
+    /* The local APIC, not this_cpu(): a panic may come with the user's GS base. */
+    uint32_t self = lapic_id();
+    uint32_t prev = atomic_cmpxchg_u32(&stop_owner, 0, self + 1);
+    if (prev != 0 && prev != self + 1) {
+        for (;;)        /* another CPU stops everyone: its NMI parks this one */
+            __asm__ volatile("cli; hlt" ::: "memory");
+    }
+    trap_nmi_request_stop();
+    for (unsigned cpu = 0; cpu < cpu_count; cpu++) {
+        if (cpus[cpu].online && cpus[cpu].apic_id != self && !trap_nmi_parked(cpu) &&
+            lapic_send_nmi(cpus[cpu].apic_id))
+            (*others)++;
+    }
+    uint64_t hz = lapic_timer_info()->tsc_hz;
+    uint64_t start = rdtsc();
+    unsigned parked = 0;
+    for (uint32_t spin = 0; spin < STOP_SPIN_LIMIT; spin++) {
+        parked = 0;
+        for (unsigned cpu = 0; cpu < cpu_count; cpu++)
+            parked += trap_nmi_parked(cpu) ? 1u : 0u;
+        if (parked >= *others || (hz != 0 && rdtsc() - start > hz / MS_PER_S * STOP_WAIT_MS))
+            break;
+        cpu_relax();
+    }
+    return parked;
+}
+
 bool smp_call_on_cpu(unsigned cpu, percpu_call_fn fn, void *arg)
 {
     if (smp_cpu_online(cpu) && cpu == this_cpu_index()) {

@@ -95,6 +95,16 @@ bool smp_call_on_cpu(unsigned cpu, percpu_call_fn fn, void *arg);
  * kernel lock), so a caller holding the lock is answered without its IPI. */
 void smp_call_poll(void);
 
+/*
+ * Stops every other online CPU for good, whatever it is doing (interrupts off, a
+ * guest running): an NMI to each, whose handler parks it (trap_nmi_request_stop()).
+ * For panic(): the first CPU to call it is the one left running; a CPU that calls
+ * it after another did waits there for its NMI. Waits a bounded time for the
+ * targets to park; *others = CPUs sent an NMI, returns how many parked. With one
+ * CPU online it does nothing (and touches no local APIC: safe before it is mapped).
+ */
+unsigned smp_stop_others(unsigned *others);
+
 /* The C entry of each application processor, reached from ap_trampoline.S. */
 __attribute__((noreturn)) void ap_main(unsigned cpu);
 

@@ -34,6 +34,9 @@ static irq_handler_fn irq_handlers[IDT_ENTRIES];
 static struct fault_record last_fault;
 /* Host NMIs each CPU took (written only by that CPU's NMI handler, read by any). */
 static volatile uint64_t nmi_counts[CONFIG_MAX_CPUS];
+/* Set once, by the CPU that stops the others (a panic): every NMI after it parks its CPU. */
+static volatile uint32_t nmi_stop_requested;
+static volatile uint32_t nmi_parked[CONFIG_MAX_CPUS];
 volatile uint64_t probe_exec_target;
 
 static void idt_set(unsigned vector, uint64_t handler, uint8_t ist, uint8_t type)
@@ -157,17 +160,36 @@ uint64_t trap_nmi_count(unsigned cpu)
     return cpu < CONFIG_MAX_CPUS ? nmi_counts[cpu] : 0;
 }
 
+void trap_nmi_request_stop(void)
+{
+    nmi_stop_requested = 1;
+    __asm__ volatile("mfence" ::: "memory");    /* seen before the NMIs that follow */
+}
+
+bool trap_nmi_parked(unsigned cpu)
+{
+    return cpu < CONFIG_MAX_CPUS && nmi_parked[cpu] != 0;
+}
+
 /*
- * A host NMI: counted on its CPU and otherwise ignored (docs/architecture.md, traps).
- * It may interrupt anything, the kernel lock holder and the console included, and
- * may find the user's GS base (between SWAPGS and IRETQ/SYSRET): so it takes no lock,
+ * A host NMI: counted on its CPU and otherwise ignored, unless a CPU asked the
+ * others to stop: then this CPU parks for good (docs/architecture.md, traps). It
+ * may interrupt anything, the kernel lock holder and the console included, and may
+ * find the user's GS base (between SWAPGS and IRETQ/SYSRET): so it takes no lock,
  * prints nothing and finds its CPU from its IST stack, not from this_cpu().
  */
 static void handle_nmi(const struct trap_frame *f)
 {
     int cpu = gdt_ist_owner(IST_NMI, (uint64_t)(uintptr_t)f);
-    if (cpu >= 0)
-        nmi_counts[cpu] = nmi_counts[cpu] + 1;
+    if (cpu < 0)
+        return;
+    nmi_counts[cpu] = nmi_counts[cpu] + 1;
+    if (nmi_stop_requested) {
+        nmi_parked[cpu] = 1;
+        /* No IRET: NMIs stay blocked, IF is 0 (interrupt gate): nothing wakes it. */
+        for (;;)
+            __asm__ volatile("cli; hlt" ::: "memory");
+    }
 }
 
 void trap_handle_interrupt(struct trap_frame *f)

@@ -69,6 +69,10 @@ extern void (*trap_timer_hook)(void);
  * and hand the NMI to this handler: SVM at STGI, VMX through int $2).
  */
 uint64_t trap_nmi_count(unsigned cpu);
+/* From now on every host NMI parks the CPU that takes it (smp_stop_others()). */
+void trap_nmi_request_stop(void);
+/* True once CPU `cpu` parked in its NMI handler. */
+bool trap_nmi_parked(unsigned cpu);
 
 /* Prints the frame and control registers the way every fatal report does. */
 void trap_dump(const struct trap_frame *frame);
