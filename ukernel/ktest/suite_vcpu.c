@@ -548,6 +548,11 @@ static void cpuid_round_trip(void *arg)
         vcpu_arch_run(&vcpu, &e);
         if (e.reason != HV_EXIT_NONE)
             break;
+        /* The host interrupt that ended the run: on SVM it stays pending (and ends
+         * every later run at once) until interrupts open, as vcpu_run.c does. */
+        irq_enable();
+        __asm__ volatile("nop");
+        irq_disable();
     }
     r->reason = e.reason;
 }
@@ -707,25 +712,20 @@ static void nmi_guest_loop(void *arg)
     r->finished = 1;
 }
 
+/* Check names of the nested-paging and the shadow-paging run. */
+#define NMI_CHECK(shadow, what) ((shadow) ? "nmi_shadow_" what : "nmi_" what)
+
 /*
  * Host NMIs while a guest runs on CPU 1: CPU 0 sends NMI IPIs to CPU 1, paced
  * (each after the previous was taken: every one must be counted by CPU 1's host
- * handler) and then in a burst (at least one counted, never more than sent). CPU 1
- * also sends itself NMIs while in the host between exits. The guest must never see
+ * handler) and then in a burst (at least one counted, never more than sent: NMIs
+ * merge while one is pending). Then CPU 1 sends itself NMI_SELF NMIs while in the
+ * host between exits, each of which must be taken at once. The guest must never see
  * vector 2, must keep running its loop and end with exactly the registers its
- * iteration count implies.
+ * iteration count implies. The guest is loaded and the vCPU released on CPU 0.
  */
-static bool check_host_nmi(void)
+static bool nmi_exercise(bool shadow)
 {
-    if (smp_online_count() < 2) {
-        kprintf("vcpu: one CPU online: host NMIs during a guest not tested\n");
-        return true;
-    }
-    struct hv_vcpu_state s;
-    real_mode_state(&s);
-    load_program(vcpu_guest_nmi, vcpu_guest_nmi_end);
-    put(&s, HV_MTD_ALL);
-    vcpu_arch_release(&vcpu);
 
     static struct nmi_run r;
     memset(&r, 0, sizeof(r));
@@ -735,7 +735,7 @@ static bool check_host_nmi(void)
     uint64_t start = rdtsc();
     while (posted && !r.running && !r.finished && rdtsc() - start < budget)
         cpu_relax();
-    ktest_check(posted && r.running, "nmi_guest_started", "posted %d running %u", posted,
+    ktest_check(posted && r.running, NMI_CHECK(shadow, "guest_started"), "posted %d running %u", posted,
                 r.running);
     uint32_t apic = smp_cpu_apic_id(1);
     unsigned lost = 0, unsent = 0;
@@ -772,23 +772,23 @@ static bool check_host_nmi(void)
     uint64_t self = trap_nmi_count(1) - self0;
     uint64_t total = trap_nmi_count(1) - count0;
 
-    kprintf("vcpu: host NMIs on cpu 1: %lu paced, %lu of %u in a burst, %lu self; "
+    kprintf("vcpu: %s: host NMIs on cpu 1: %lu paced, %lu of %u in a burst, %lu self; "
             "%lu ended guest runs, %lu other host interrupts, %lu ticks\n",
-            paced, burst, NMI_BURST, self, r.nmi_exits, r.other_nones, r.ticks);
-    ktest_check(waited && r.cpu == 1 && r.last == HV_EXIT_NONE, "nmi_guest_kept_running",
+            shadow ? "shadow" : "nested", paced, burst, NMI_BURST, self, r.nmi_exits, r.other_nones, r.ticks);
+    ktest_check(waited && r.cpu == 1 && r.last == HV_EXIT_NONE, NMI_CHECK(shadow, "guest_kept_running"),
                 "finished %u cpu %u, unexpected exit %s q 0x%lx", r.finished, r.cpu,
                 reason_name(r.last), r.last_q);
-    ktest_check(unsent == 0 && lost == 0 && paced == NMI_PACED, "nmi_paced_all_taken_by_host",
+    ktest_check(unsent == 0 && lost == 0 && paced == NMI_PACED, NMI_CHECK(shadow, "paced_all_taken_by_host"),
                 "%u unsent, %u not taken in %u ms, count rose by %lu of %u", unsent, lost,
                 NMI_WAIT_MS, paced, NMI_PACED);
-    ktest_check(burst >= 1 && burst <= NMI_BURST, "nmi_burst_taken_by_host",
+    ktest_check(burst >= 1 && burst <= NMI_BURST, NMI_CHECK(shadow, "burst_taken_by_host"),
                 "count rose by %lu for %u sent", burst, NMI_BURST);
     ktest_check(r.self_sent == NMI_SELF && r.self_lost == 0 && self == NMI_SELF,
-                "nmi_between_exits_taken_by_host", "%lu sent, %lu not taken, count rose by %lu",
+                NMI_CHECK(shadow, "between_exits_taken_by_host"), "%lu sent, %lu not taken, count rose by %lu",
                 r.self_sent, r.self_lost, self);
-    ktest_check(r.nmi_exits >= 1 && r.nmi_exits <= total, "nmi_ended_guest_runs",
+    ktest_check(r.nmi_exits >= 1 && r.nmi_exits <= total, NMI_CHECK(shadow, "ended_guest_runs"),
                 "%lu runs ended by an NMI, %lu NMIs counted", r.nmi_exits, total);
-    ktest_check(r.guest_nmis == 0, "nmi_never_reached_guest", "the guest took vector 2 %lu times",
+    ktest_check(r.guest_nmis == 0, NMI_CHECK(shadow, "never_reached_guest"), "the guest took vector 2 %lu times",
                 r.guest_nmis);
     /* The last tick's registers: EAX..EBP exactly as ECX iterations make them. */
     uint32_t n = (uint32_t)r.regs.rcx;
@@ -797,11 +797,25 @@ static bool check_host_nmi(void)
                   (uint32_t)r.regs.rax == want.a && (uint32_t)r.regs.rbx == want.b &&
                   (uint32_t)r.regs.rsi == want.si && (uint32_t)r.regs.rdi == want.di &&
                   (uint32_t)r.regs.rbp == want.bp;
-    ktest_check(intact, "nmi_guest_state_intact",
+    ktest_check(intact, NMI_CHECK(shadow, "guest_state_intact"),
                 "%u iterations (%lu ticks): eax 0x%lx/0x%x ebx 0x%lx/0x%x esi 0x%lx/0x%x "
                 "edi 0x%lx/0x%x ebp 0x%lx/0x%x", n, r.ticks, r.regs.rax, want.a, r.regs.rbx,
                 want.b, r.regs.rsi, want.si, r.regs.rdi, want.di, r.regs.rbp, want.bp);
     return waited;      /* false: CPU 1 may still be running the vCPU */
+}
+
+static bool check_host_nmi(void)
+{
+    if (smp_online_count() < 2) {
+        kprintf("vcpu: one CPU online: host NMIs during a guest not tested\n");
+        return true;
+    }
+    struct hv_vcpu_state s;
+    real_mode_state(&s);
+    load_program(vcpu_guest_nmi, vcpu_guest_nmi_end);
+    put(&s, HV_MTD_ALL);
+    vcpu_arch_release(&vcpu);
+    return nmi_exercise(false);
 }
 
 /* The guest goes to protected mode and long mode itself (EFER through the WRMSR exit). */
@@ -992,6 +1006,51 @@ static void check_shadow_backend(void)
 }
 
 /*
+ * Host NMIs during a guest again, under shadow paging: the long-mode loop on the
+ * identity shadow table check_shadow_backend built, an IDT gate 2 that reports.
+ * Returns false if CPU 1 may still be running the vCPU.
+ */
+static bool check_host_nmi_shadow(void)
+{
+    if (smp_online_count() < 2 || !vcpu_arch_shadow_supported()) {
+        kprintf("vcpu: host NMIs under shadow paging not tested (%u CPUs, shadow %d)\n",
+                smp_online_count(), vcpu_arch_shadow_supported());
+        return true;
+    }
+    struct hv_vcpu_state before = get(HV_MTD_CR);
+    uint64_t handler =
+        GUEST_CODE_GPA + program_offset(vcpu_guest_nmi64_handler, vcpu_guest_nmi64);
+    uint64_t *idt = (uint64_t *)(void *)(guest_ram + GUEST_SHADOW_IDT_GPA);
+    const size_t nmi_gate = (size_t)EXC_NMI * 2;   /* 16-byte gates: two words each */
+    memset(idt, 0, (size_t)256 * 16);
+    idt[nmi_gate] = (handler & 0xffff) | (0x18ull << 16) | (0x8e00ull << 32) |
+                    ((handler >> 16 & 0xffff) << 48);
+    idt[nmi_gate + 1] = handler >> 32;
+    load_program(vcpu_guest_nmi64, vcpu_guest_nmi64_end);
+    vcpu_arch_shadow_mode(&vcpu, true);
+    vcpu_arch_shadow_load(&vcpu, 0x80010031ull, 0x20ull, EFER_LME | EFER_LMA | EFER_NXE,
+                          0x80000011ull, 0xa0ull);
+    vcpu_arch_set_shadow_root(&vcpu, image_pa(shadow_tables[0]));
+    vcpu_arch_flush_tlb(&vcpu);
+    struct hv_vcpu_state s = get(HV_MTD_GPR | HV_MTD_RSP_RIP_RFLAGS | HV_MTD_SYS_SEG);
+    s.rip = GUEST_CODE_GPA;
+    s.rsp = GUEST_STACK_TOP;
+    s.rflags = 2;
+    s.idtr.base = GUEST_SHADOW_IDT_GPA;
+    s.idtr.limit = 256 * 16 - 1;
+    put(&s, HV_MTD_GPR | HV_MTD_RSP_RIP_RFLAGS | HV_MTD_SYS_SEG);
+    vcpu_arch_release(&vcpu);
+    if (!nmi_exercise(true))
+        return false;
+    /* Back to nested paging, the guest's CRs as they were. */
+    vcpu_arch_shadow_mode(&vcpu, false);
+    before.mtd = HV_MTD_CR;
+    vcpu_arch_state_write(&vcpu, &before);
+    vcpu_arch_set_nested_root(&vcpu, image_pa(nested[0]));
+    return true;
+}
+
+/*
  * PAE guest under nested paging, CR3 written by the handler. VMX with EPT enters with
  * the PDPTEs in the VMCS (SDM 26.3.2.4), not those at CR3: the backend must load them
  * from guest memory when the handler changes CR3, or the guest keeps the old address
@@ -1099,6 +1158,11 @@ KTEST_SUITE(vcpu)
     }
     check_mode_switch();
     check_shadow_backend();
+    if (!check_host_nmi_shadow()) {
+        ktest_check(false, "vcpu_back_from_cpu1_shadow",
+                    "the shadow NMI guest did not end: later checks skipped");
+        return;
+    }
     check_pae_cr3();
     vcpu_arch_release(&vcpu);
 }

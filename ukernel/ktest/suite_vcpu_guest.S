@@ -267,3 +267,36 @@ nmi_reached_guest:
     outb %al, $PORT_NMI
     iret
 vcpu_guest_nmi_end:
+
+/*
+ * The same loop in long mode, for the run under shadow paging (entered at
+ * GUEST_CODE_GPA on the suite's identity shadow table); IDT gate 2 points at the
+ * handler, which reports vector 2 if a host NMI ever reaches the guest.
+ */
+    .code64
+    .globl vcpu_guest_nmi64, vcpu_guest_nmi64_handler, vcpu_guest_nmi64_end
+vcpu_guest_nmi64:
+    xorl %ecx, %ecx
+    movl $GUEST_NMI_SEED_A, %eax
+    movl %eax, %ebx
+    notl %ebx
+    xorl %esi, %esi
+    xorl %edi, %edi
+    movl $GUEST_NMI_SEED_BP, %ebp
+1:  incl %ecx
+    addl %ecx, %eax
+    roll $1, %eax
+    xorl %eax, %ebx
+    addl %ebx, %esi
+    subl %esi, %edi
+    rorl $3, %ebp
+    xorl %edi, %ebp
+    testl $(GUEST_NMI_TICK - 1), %ecx
+    jnz 1b
+    outl %eax, $PORT_NMI_TICK
+    jmp 1b
+vcpu_guest_nmi64_handler:
+    movb $2, %al
+    outb %al, $PORT_NMI
+    iretq
+vcpu_guest_nmi64_end:

@@ -52,6 +52,7 @@ extern const unsigned char vcpu_guest_modes[], vcpu_guest_modes_end[];
 extern const unsigned char vcpu_guest_shadow[], vcpu_guest_shadow_pf[], vcpu_guest_shadow_end[];
 extern const unsigned char vcpu_guest_pae[], vcpu_guest_pae_end[];
 extern const unsigned char vcpu_guest_nmi[], vcpu_guest_nmi_end[];
+extern const unsigned char vcpu_guest_nmi64[], vcpu_guest_nmi64_handler[], vcpu_guest_nmi64_end[];
 #endif
 
 #endif
