@@ -548,11 +548,6 @@ static void cpuid_round_trip(void *arg)
         vcpu_arch_run(&vcpu, &e);
         if (e.reason != HV_EXIT_NONE)
             break;
-        /* The host interrupt that ended the run: on SVM it stays pending (and ends
-         * every later run at once) until interrupts open, as vcpu_run.c does. */
-        irq_enable();
-        __asm__ volatile("nop");
-        irq_disable();
     }
     r->reason = e.reason;
 }
