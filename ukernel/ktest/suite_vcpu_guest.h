@@ -21,7 +21,7 @@
 /* Values the guest uses or the host checks. */
 #define GUEST_CPUID_LEAF 0x4b4d5654
 #define GUEST_IRQ_VECTOR 0x40
-#define GUEST_LOOP_COUNT 3000000
+#define GUEST_LOOP_COUNT 12000000
 #define GUEST_PM_MAGIC 0x50524f54   /* "PROT" */
 #define GUEST_LM_MAGIC 0x4c4f4e47   /* "LONG" */
 #define GUEST_NMI_TICK 256          /* the NMI program's iterations between OUTs (a power of 2) */
