@@ -53,6 +53,21 @@ static uint64_t invoke(uint64_t cptr, uint64_t label, unsigned n, uint64_t w0, u
     return err;
 }
 
+uint64_t hvrt_invoke(uint64_t cptr, uint64_t label, unsigned n, const uint64_t *args, struct hv_msg *out)
+{
+    struct hv_msg m = { hv_tag(label, n, 0), 0, { 0, 0, 0, 0 } };
+    for (unsigned i = 0; i < n; i++) {
+        if (i < HV_MSG_REG_WORDS)
+            m.w[i] = args[i];
+        else
+            ((struct hv_ipc_buffer *)(uintptr_t)hvrt_ipc_va)->msg[i] = args[i];
+    }
+    uint64_t err = hv_call(cptr, &m);
+    if (out != NULL)
+        *out = m;
+    return err;
+}
+
 static void console_putc(char c)
 {
     if (c == '\n')

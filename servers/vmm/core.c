@@ -16,14 +16,8 @@ static struct hv_ipc_buffer *ipc(void)
 
 uint64_t vmm_invoke(uint64_t cap, uint64_t label, unsigned n, const uint64_t *args, uint64_t *out)
 {
-    struct hv_msg m = { hv_tag(label, n, 0), 0, { 0, 0, 0, 0 } };
-    for (unsigned i = 0; i < n; i++) {
-        if (i < HV_MSG_REG_WORDS)
-            m.w[i] = args[i];
-        else
-            ipc()->msg[i] = args[i];
-    }
-    uint64_t err = hv_call(cap, &m);
+    struct hv_msg m;
+    uint64_t err = hvrt_invoke(cap, label, n, args, &m);
     if (out != NULL)
         memcpy(out, m.w, sizeof(m.w));
     return err;

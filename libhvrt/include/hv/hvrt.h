@@ -63,6 +63,11 @@ extern uint64_t hvrt_tsc_hz;
 /* Called by _hv_start: registers the syscall entry, builds the Linux initial stack below
  * `top` and returns the stack pointer musl's _start expects (pointing at argc). */
 uint64_t hvrt_init(uint64_t top);
+/* An invocation (`call` on an object cap) with n argument words: the first
+ * HV_MSG_REG_WORDS in registers, the rest in the IPC buffer. `out` (may be NULL) gets
+ * the reply's registers. Returns the core's HV_* status. */
+struct hv_msg;
+uint64_t hvrt_invoke(uint64_t cptr, uint64_t label, unsigned n, const uint64_t *args, struct hv_msg *out);
 /* Called by the reflection entry: serves one Linux system call, returns its rax. */
 int64_t hvrt_dispatch(const struct hvrt_args *args);
 #endif

@@ -53,21 +53,6 @@ static struct hv_ipc_buffer *ipc(void)
     return (struct hv_ipc_buffer *)(uintptr_t)hvrt_ipc_va;
 }
 
-static uint64_t invoke(uint64_t cptr, uint64_t label, unsigned n, const uint64_t *args, struct hv_msg *out)
-{
-    struct hv_msg m = { hv_tag(label, n, 0), 0, { 0, 0, 0, 0 } };
-    for (unsigned i = 0; i < n; i++) {
-        if (i < HV_MSG_REG_WORDS)
-            m.w[i] = args[i];
-        else
-            ipc()->msg[i] = args[i];
-    }
-    uint64_t err = hv_call(cptr, &m);
-    if (out != NULL)
-        *out = m;
-    return err;
-}
-
 static struct hv_vcpu_state *ipc_state(void)
 {
     return (struct hv_vcpu_state *)(void *)&ipc()->msg[HV_VCPU_STATE_WORD];
@@ -76,7 +61,7 @@ static struct hv_vcpu_state *ipc_state(void)
 static uint64_t read_state(uint64_t vcpu, struct hv_vcpu_state *s)
 {
     uint64_t args[1] = { HV_MTD_ALL };
-    uint64_t err = invoke(vcpu, HV_INV_VCPU_READ_STATE, 1, args, NULL);
+    uint64_t err = hvrt_invoke(vcpu, HV_INV_VCPU_READ_STATE, 1, args, NULL);
     if (err == HV_OK)
         memcpy(s, ipc_state(), sizeof(*s));
     return err;
@@ -123,10 +108,10 @@ static uint64_t start_vcpu(unsigned i, uint64_t rip)
     s.rsp = 0x7000;
     s.rax = 0;
     uint64_t args[2] = { HV_EXIT_IO, HV_MTD_ALL };
-    err = write_state(S + HV_VM_SLOT_VCPU(i), &s) | invoke(S + HV_VM_SLOT_VCPU(i), HV_INV_VCPU_SET_TRANSFER, 2, args, NULL);
+    err = write_state(S + HV_VM_SLOT_VCPU(i), &s) | hvrt_invoke(S + HV_VM_SLOT_VCPU(i), HV_INV_VCPU_SET_TRANSFER, 2, args, NULL);
     args[0] = HV_EXIT_HLT;
-    err |= invoke(S + HV_VM_SLOT_VCPU(i), HV_INV_VCPU_SET_TRANSFER, 2, args, NULL);
-    return err | invoke(S + HV_VM_SLOT_TCB(i), HV_INV_TCB_RESUME, 0, NULL, NULL);
+    err |= hvrt_invoke(S + HV_VM_SLOT_VCPU(i), HV_INV_VCPU_SET_TRANSFER, 2, args, NULL);
+    return err | hvrt_invoke(S + HV_VM_SLOT_TCB(i), HV_INV_TCB_RESUME, 0, NULL, NULL);
 }
 
 static const struct hv_vm_info *info(void)
@@ -161,11 +146,11 @@ static void check_caps(void)
 {
     struct hv_msg out;
     uint64_t args[1] = { PATTERN_GPA / PAGE };
-    uint64_t err = invoke(VMPROBE_SLOT_GM, HV_INV_GUEST_MEMORY_QUERY, 1, args, &out);
+    uint64_t err = hvrt_invoke(VMPROBE_SLOT_GM, HV_INV_GUEST_MEMORY_QUERY, 1, args, &out);
     CHECK(err == HV_OK && out.w[0] != 0 && out.w[1] == HV_GUEST_RIGHTS_ALL, "guest_memory.query_ram", "err %llu hpa 0x%llx rights %llu",
           (unsigned long long)err, (unsigned long long)out.w[0], (unsigned long long)out.w[1]);
     args[0] = (uint64_t)VMPROBE_RAM_MIB * 256u;     /* the first gfn past RAM */
-    err = invoke(VMPROBE_SLOT_GM, HV_INV_GUEST_MEMORY_QUERY, 1, args, &out);
+    err = hvrt_invoke(VMPROBE_SLOT_GM, HV_INV_GUEST_MEMORY_QUERY, 1, args, &out);
     CHECK(err == HV_ERR_NOT_MAPPED, "guest_memory.nothing_past_ram", "err %llu", (unsigned long long)err);
     struct hv_msg m = { hv_tag(0, 0, 0), 0, { 0, 0, 0, 0 } };
     err = hv_nb_send(S + HV_VM_SLOT_EXITS, &m);
@@ -174,7 +159,7 @@ static void check_caps(void)
         struct hv_vcpu_state s = { 0 };
         err = read_state(S + HV_VM_SLOT_VCPU(i), &s);
         CHECK(err == HV_OK, "vcpu.read_state", "vcpu %u: err %llu", i, (unsigned long long)err);
-        err = invoke(S + HV_VM_SLOT_TCB(i), HV_INV_TCB_READ_REGISTERS, 0, NULL, &out);
+        err = hvrt_invoke(S + HV_VM_SLOT_TCB(i), HV_INV_TCB_READ_REGISTERS, 0, NULL, &out);
         CHECK(err == HV_OK, "tcb.read_registers", "vcpu %u: err %llu", i, (unsigned long long)err);
     }
 }
