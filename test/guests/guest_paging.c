@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "guest_long.h"
 #include "guest_ports.h"
 
 /*
@@ -19,22 +20,6 @@
  * get the same checks in guest_paging32.c.
  */
 
-#define PTE_P 0x1ull
-#define PTE_RW 0x2ull
-#define PTE_US 0x4ull
-#define PTE_A 0x20ull
-#define PTE_D 0x40ull
-#define PTE_PS 0x80ull
-#define PTE_G 0x100ull
-#define CR4_PGE 0x80ull
-#define PTE_XD (1ull << 63)
-#define PTE_TABLE (PTE_P | PTE_RW | PTE_US)
-#define PFEC_P 1u
-#define PFEC_W 2u
-#define PFEC_U 4u
-#define PFEC_ID 16u
-#define GB (1ull << 30)
-
 enum { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
 
 extern uint64_t recover_rip, last_cr2, last_ec, last_vec, last_value;
@@ -48,7 +33,6 @@ int probe_read(uint64_t a);
 int probe_write(uint64_t a);
 int probe_exec(uint64_t a);
 int user_probe(uint64_t kind, uint64_t a);
-void paging_main(void);
 void unexpected_trap(void);
 
 static uint64_t pml4_a[512] __attribute__((aligned(4096)));
@@ -76,11 +60,6 @@ static uint32_t table_sum = 2166136261u;   /* FNV-1a over the recorded results *
 
 /* --- output --- */
 
-static inline void outb(uint16_t port, uint8_t v)
-{
-    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
 /* Ends the run: QEMU's isa-debug-exit, or the test vmm stops the VM at that port; in
  * bare Bochs that port is nothing and the Bochs shutdown port ends the emulator. */
 static void guest_exit(uint8_t value)
@@ -105,15 +84,7 @@ static void puts_(const char *s)
 static void puthex(uint64_t v)
 {
     char b[17];
-    for (int i = 15; i >= 0; i--) {
-        b[i] = "0123456789abcdef"[v & 15];
-        v >>= 4;
-    }
-    b[16] = 0;
-    const char *p = b;
-    while (*p == '0' && p[1] != 0)
-        p++;
-    puts_(p);
+    puts_(guest_hex(v, b));
 }
 
 static void check(bool ok, const char *name, const char *detail, uint64_t a, uint64_t b)
@@ -156,42 +127,6 @@ void unexpected_trap(void)
 
 /* --- paging helpers --- */
 
-static inline void invlpg(uint64_t a)
-{
-    __asm__ volatile("invlpg (%0)" : : "r"(a) : "memory");
-}
-
-static inline void write_cr3(uint64_t v)
-{
-    __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
-}
-
-static inline uint64_t read_cr3(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr3, %0" : "=r"(v));
-    return v;
-}
-
-static inline uint64_t read_cr0(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr0, %0" : "=r"(v));
-    return v;
-}
-
-static inline uint64_t read_cr4(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr4, %0" : "=r"(v));
-    return v;
-}
-
-static inline void write_cr4(uint64_t v)
-{
-    __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory");
-}
-
 static bool have_gbpages(void)
 {
     uint32_t a, b, c, d;
@@ -202,28 +137,13 @@ static bool have_gbpages(void)
     return (d >> 26) & 1u;
 }
 
-static void set_gate(unsigned vec, void *handler, unsigned dpl)
-{
-    uint64_t h = (uint64_t)(uintptr_t)handler;
-    idt[vec * 2] = (h & 0xffffull) | (0x18ull << 16) | ((uint64_t)(0x8e | (dpl << 5)) << 40) |
-                   ((h >> 16) & 0xffffull) << 48;
-    idt[vec * 2 + 1] = h >> 32;
-}
-
 static void setup_idt(void)
 {
     for (unsigned v = 0; v < 256; v++)
-        set_gate(v, other_stub, 0);
-    set_gate(14, pf_stub, 0);
-    set_gate(0x80, user_done_stub, 3);
-    struct __attribute__((packed)) { uint16_t limit; uint64_t base; } d = {
-        sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
-    __asm__ volatile("lidt %0" : : "m"(d));
-}
-
-static uint64_t pa(const void *p)
-{
-    return (uint64_t)(uintptr_t)p;
+        guest_set_gate(idt, v, other_stub, 0);
+    guest_set_gate(idt, 14, pf_stub, 0);
+    guest_set_gate(idt, 0x80, user_done_stub, 3);
+    guest_load_idt(idt, sizeof(idt));
 }
 
 static void build_tables(void)
@@ -236,14 +156,10 @@ static void build_tables(void)
     pd_4k[0] = pa(pt_4k) | PTE_TABLE;
     /* Three address spaces share the low half; gva 512 GiB differs. */
     pml4_a[0] = pml4_b[0] = pml4_c[0] = pa(pdpt_a) | PTE_TABLE;
-    pdpt_z1[0] = pa(pd_z1) | PTE_TABLE;
-    pd_z1[0] = pa(pt_z1) | PTE_TABLE;
+    guest_chain_pt(pml4_a, 1, pdpt_z1, pd_z1, pt_z1);
     pt_z1[0] = pa(page1) | PTE_TABLE;
-    pdpt_z2[0] = pa(pd_z2) | PTE_TABLE;
-    pd_z2[0] = pa(pt_z2) | PTE_TABLE;
+    guest_chain_pt(pml4_b, 1, pdpt_z2, pd_z2, pt_z2);
     pt_z2[0] = pa(page2) | PTE_TABLE;
-    pml4_a[1] = pa(pdpt_z1) | PTE_TABLE;
-    pml4_b[1] = pa(pdpt_z2) | PTE_TABLE;
     /* pml4_c[1] stays not present. */
 }
 
@@ -483,7 +399,7 @@ static void invlpg_more(void)
     check(g3 == 0x11, "paging.4level_global_pge_toggle_flushes", "read", g3, 0x11);
 }
 
-void paging_main(void)
+void guest_main(void)
 {
     const struct tally *legacy = (const struct tally *)(uintptr_t)tally32;
     tests += legacy->tests;
@@ -527,25 +443,11 @@ void paging_main(void)
     puts_("TABLE: ");
     puthex(table_sum);
     putc_('\n');
+    char b[21];
     puts_("SUMMARY: ");
-    char b[12];
-    int n = 0;
-    unsigned t = tests;
-    do {
-        b[n++] = (char)('0' + t % 10);
-        t /= 10;
-    } while (t);
-    while (n)
-        putc_(b[--n]);
+    puts_(guest_dec(tests, b));
     puts_(" tests, ");
-    n = 0;
-    t = failures;
-    do {
-        b[n++] = (char)('0' + t % 10);
-        t /= 10;
-    } while (t);
-    while (n)
-        putc_(b[--n]);
+    puts_(guest_dec(failures, b));
     puts_(" failures\n");
     /* Hostile last act: a PD outside guest memory. Bare, the read sees whatever the bus
      * gives; in a VM the memory handler gets the gpa and stops the VM here. */

@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "guest_long.h"
 #include "guest_ports.h"
 
 /*
@@ -30,17 +31,7 @@
 #define PFB_ROUNDS 8u
 #define PFB_WORDS 16u           /* words written per touch, 256 bytes apart */
 #define PAGE 4096ull
-#define GB (1ull << 30)
 #define USER_BASE (512 * GB)    /* PML4 entry 1 */
-#define PTE_P 0x1ull
-#define PTE_RW 0x2ull
-#define PTE_US 0x4ull
-#define PTE_PS 0x80ull
-#define PTE_G 0x100ull
-#define PTE_XD (1ull << 63)
-#define PTE_TABLE (PTE_P | PTE_RW | PTE_US)
-#define PFEC_P 1u
-#define CR4_PGE 0x80ull
 #define NO_FRAME 0xffffu
 
 _Static_assert(GUEST_PFBENCH_POOL + PFB_FRAMES * PAGE <= GUEST_PFBENCH_END, "frame pool inside guest memory");
@@ -48,7 +39,6 @@ _Static_assert(PFB_SPACES * PFB_PAGES + 1 < PFB_FRAMES, "a remap always finds a 
 _Static_assert(PFB_PAGES <= 512, "one page table per space");
 
 extern char pfb_pf_stub[], pfb_other_stub[];
-void pfbench_main(void);
 void pfb_page_fault(uint64_t cr2, uint64_t ec);
 void pfb_unexpected_trap(void);
 
@@ -71,11 +61,6 @@ static uint32_t sum = 2166136261u;                  /* FNV-1a over every value r
 
 /* --- output --- */
 
-static inline void outb(uint16_t port, uint8_t v)
-{
-    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
 static void puts_(const char *s)
 {
     while (*s)
@@ -85,27 +70,13 @@ static void puts_(const char *s)
 static void putdec(uint64_t v)
 {
     char b[21];
-    int n = 0;
-    do {
-        b[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        outb(GUEST_PORT_COM1, (uint8_t)b[--n]);
+    puts_(guest_dec(v, b));
 }
 
 static void puthex(uint64_t v)
 {
     char b[17];
-    for (int i = 15; i >= 0; i--) {
-        b[i] = "0123456789abcdef"[v & 15];
-        v >>= 4;
-    }
-    b[16] = 0;
-    const char *p = b;
-    while (*p == '0' && p[1] != 0)
-        p++;
-    puts_(p);
+    puts_(guest_hex(v, b));
 }
 
 static void check(bool ok, const char *name, uint64_t a, uint64_t b)
@@ -139,40 +110,6 @@ static inline uint64_t rdtsc(void)
     uint32_t lo, hi;
     __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
     return ((uint64_t)hi << 32) | lo;
-}
-
-static inline void invlpg(uint64_t a)
-{
-    __asm__ volatile("invlpg (%0)" : : "r"(a) : "memory");
-}
-
-static inline void write_cr3(uint64_t v)
-{
-    __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
-}
-
-static inline uint64_t read_cr4(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr4, %0" : "=r"(v));
-    return v;
-}
-
-static inline void write_cr4(uint64_t v)
-{
-    __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory");
-}
-
-static uint64_t pa(const void *p)
-{
-    return (uint64_t)(uintptr_t)p;
-}
-
-static void set_gate(unsigned vec, void *handler)
-{
-    uint64_t h = (uint64_t)(uintptr_t)handler;
-    idt[vec * 2] = (h & 0xffffull) | (0x18ull << 16) | (0x8eull << 40) | ((h >> 16) & 0xffffull) << 48;
-    idt[vec * 2 + 1] = h >> 32;
 }
 
 void pfb_unexpected_trap(void)
@@ -280,19 +217,16 @@ static void turn(unsigned p, unsigned round)
 static void setup(void)
 {
     for (unsigned v = 0; v < 256; v++)
-        set_gate(v, pfb_other_stub);
-    set_gate(14, pfb_pf_stub);
-    struct __attribute__((packed)) { uint16_t limit; uint64_t base; } d = { sizeof(idt) - 1, pa(idt) };
-    __asm__ volatile("lidt %0" : : "m"(d));
+        guest_set_gate(idt, v, pfb_other_stub, 0);
+    guest_set_gate(idt, 14, pfb_pf_stub, 0);
+    guest_load_idt(idt, sizeof(idt));
     /* Kernel half: identity 0..6 MiB, supervisor, global. */
     for (unsigned j = 0; j < 3; j++)
         pd_k[j] = (uint64_t)j << 21 | PTE_PS | PTE_G | PTE_P | PTE_RW;
     pdpt_k[0] = pa(pd_k) | PTE_P | PTE_RW;
     for (unsigned p = 0; p < PFB_SPACES; p++) {
         pml4[p][0] = pa(pdpt_k) | PTE_P | PTE_RW;
-        pml4[p][1] = pa(pdpt_u[p]) | PTE_TABLE;
-        pdpt_u[p][0] = pa(pd_u[p]) | PTE_TABLE;
-        pd_u[p][0] = pa(pt_u[p]) | PTE_TABLE;
+        guest_chain_pt(pml4[p], 1, pdpt_u[p], pd_u[p], pt_u[p]);
         for (unsigned i = 0; i < PFB_PAGES; i++)
             page_frame[p][i] = NO_FRAME;
     }
@@ -306,7 +240,7 @@ static void setup(void)
     }
 }
 
-void pfbench_main(void)
+void guest_main(void)
 {
     setup();
     for (unsigned r = 0; r < PFB_WARMUP_ROUNDS; r++) {
