@@ -230,19 +230,11 @@ vcpu_guest_pae_end:
 /*
  * Host NMIs while a guest runs: an endless busy loop (no HLT) mixing six registers,
  * with ECX counting iterations, and an OUT to PORT_NMI_TICK every GUEST_NMI_TICK
- * iterations so the host also runs between exits. The host's NMIs must never reach
- * the guest: IVT entry 2 reports vector 2 on PORT_NMI if one does.
+ * iterations so the host also runs between exits. One macro for the two guests below:
+ * in their 16-bit code the assembler prefixes its 32-bit operands, in long mode they
+ * are native; the loop is the same either way.
  */
-    .code16
-    .globl vcpu_guest_nmi, vcpu_guest_nmi_end
-vcpu_guest_nmi:
-    cli
-    xorw %ax, %ax
-    movw %ax, %ds
-    movw %ax, %ss
-    movw $GUEST_STACK_TOP, %sp
-    movw $NADDR(nmi_reached_guest), 8
-    movw $0, 10
+.macro NMI_BUSY_LOOP
     xorl %ecx, %ecx
     movl $GUEST_NMI_SEED_A, %eax
     movl %eax, %ebx
@@ -262,6 +254,20 @@ vcpu_guest_nmi:
     jnz 1b
     outl %eax, $PORT_NMI_TICK
     jmp 1b
+.endm
+
+/* Real mode: the host's NMIs must never reach the guest; IVT entry 2 reports vector 2 on PORT_NMI if one does. */
+    .code16
+    .globl vcpu_guest_nmi, vcpu_guest_nmi_end
+vcpu_guest_nmi:
+    cli
+    xorw %ax, %ax
+    movw %ax, %ds
+    movw %ax, %ss
+    movw $GUEST_STACK_TOP, %sp
+    movw $NADDR(nmi_reached_guest), 8
+    movw $0, 10
+    NMI_BUSY_LOOP
 nmi_reached_guest:
     movb $2, %al
     outb %al, $PORT_NMI
@@ -276,25 +282,7 @@ vcpu_guest_nmi_end:
     .code64
     .globl vcpu_guest_nmi64, vcpu_guest_nmi64_handler, vcpu_guest_nmi64_end
 vcpu_guest_nmi64:
-    xorl %ecx, %ecx
-    movl $GUEST_NMI_SEED_A, %eax
-    movl %eax, %ebx
-    notl %ebx
-    xorl %esi, %esi
-    xorl %edi, %edi
-    movl $GUEST_NMI_SEED_BP, %ebp
-1:  incl %ecx
-    addl %ecx, %eax
-    roll $1, %eax
-    xorl %eax, %ebx
-    addl %ebx, %esi
-    subl %esi, %edi
-    rorl $3, %ebp
-    xorl %edi, %ebp
-    testl $(GUEST_NMI_TICK - 1), %ecx
-    jnz 1b
-    outl %eax, $PORT_NMI_TICK
-    jmp 1b
+    NMI_BUSY_LOOP
 vcpu_guest_nmi64_handler:
     movb $2, %al
     outb %al, $PORT_NMI
