@@ -124,9 +124,7 @@ void user_main(const struct hv_bootinfo *bi);
 void user_main(const struct hv_bootinfo *bi)
 {
     uint64_t err;
-    hvu_init(bi);
-    echo_ep = hvu_retype(HV_OBJ_ENDPOINT, 0, &err);
-    echo_reply = hvu_retype(HV_OBJ_REPLY, 0, &err);
+    hvu_init_ep_reply(bi, &echo_ep, &echo_reply);
     fault_ep = hvu_retype(HV_OBJ_ENDPOINT, 0, &err);
     fault_reply = hvu_retype(HV_OBJ_REPLY, 0, &err);
     struct hvu_thread echo, handler;

@@ -86,6 +86,14 @@ void hvu_init(const struct hv_bootinfo *bi)
     bochs_exit_cap = issue_ports(BOCHS_EXIT_PORT, BOCHS_EXIT_PORT);
 }
 
+void hvu_init_ep_reply(const struct hv_bootinfo *bi, uint64_t *ep, uint64_t *reply)
+{
+    uint64_t err;
+    hvu_init(bi);
+    *ep = hvu_retype(HV_OBJ_ENDPOINT, 0, &err);
+    *reply = hvu_retype(HV_OBJ_REPLY, 0, &err);
+}
+
 uint64_t hvu_alloc_slot(void)
 {
     if (pool != NULL)
@@ -555,6 +563,17 @@ static bool starts_with(const char *s, const char *prefix)
             return false;
     }
     return true;
+}
+
+bool hvu_guest_byte(char *line, unsigned *len, unsigned max, char c)
+{
+    if (c == '\n' || *len + 1 == max) {
+        line[*len] = '\0';
+        *len = 0;
+        return true;
+    }
+    line[(*len)++] = c;
+    return false;
 }
 
 bool hvu_guest_line(struct hvu_guest_report *r, const char *line)

@@ -20,6 +20,12 @@ uint64_t hvu_invoke(uint64_t cptr, uint64_t label, unsigned n, const uint64_t *a
 
 /* Root-task helpers (CSpace = one flat CNode: cptr = slot). */
 void hvu_init(const struct hv_bootinfo *bi);
+/*
+ * hvu_init(bi), then an endpoint (*ep) and a reply object (*reply): the start of a root
+ * task that serves faults, VM exits or calls. A cap that could not be made is 0, so the
+ * first receive on it fails (and with it the caller's check).
+ */
+void hvu_init_ep_reply(const struct hv_bootinfo *bi, uint64_t *ep, uint64_t *reply);
 /* A free slot of the current pool (or of the root's own free range); 0 when none is left. */
 uint64_t hvu_alloc_slot(void);
 /* Retypes one object from the current pool's untyped (or the root's); returns its slot (0 on failure, error in *err). */
@@ -122,5 +128,12 @@ struct hvu_guest_report {
  * counted. Returns false for any other line, which the caller handles.
  */
 bool hvu_guest_line(struct hvu_guest_report *r, const char *line);
+
+/*
+ * Collects a test guest's console one byte at a time in line[0, max): true when a line
+ * is complete (at '\n', or full: that byte is dropped), NUL-terminated in `line`, with
+ * *len back at 0 for the next one.
+ */
+bool hvu_guest_byte(char *line, unsigned *len, unsigned max, char c);
 
 #endif

@@ -55,9 +55,7 @@ void user_main(const struct hv_bootinfo *bi);
 void user_main(const struct hv_bootinfo *bi)
 {
     uint64_t err;
-    hvu_init(bi);
-    fault_ep = hvu_retype(HV_OBJ_ENDPOINT, 0, &err);
-    fault_reply = hvu_retype(HV_OBJ_REPLY, 0, &err);
+    hvu_init_ep_reply(bi, &fault_ep, &fault_reply);
     done_ntfn = hvu_retype(HV_OBJ_NOTIFICATION, 0, &err);
     err = hvu_mint(done_ntfn, HV_RIGHT_WRITE, FAULT_BADGE, &fault_signal);
     struct hvu_thread handler;

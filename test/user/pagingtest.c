@@ -222,14 +222,8 @@ static void run(uint64_t mode)
         case HV_EXIT_IO: {
             uint64_t port = q & HV_IO_PORT_MASK;
             if (port == GUEST_PORT_COM1 && !(q & HV_IO_IN)) {
-                char c = (char)(s->rax & 0xff);
-                if (c == '\n' || len + 1 == LINE_MAX) {
-                    line[len] = '\0';
+                if (hvu_guest_byte(line, &len, LINE_MAX, (char)(s->rax & 0xff)))
                     guest_line(line);
-                    len = 0;
-                } else {
-                    line[len++] = c;
-                }
             } else if (port == GUEST_PORT_COM1_LCR && !(q & HV_IO_IN)) {
                 /* 8N1 for a bare UART: nothing to do here */
             } else if (port == GUEST_PORT_COM1_LSR && (q & HV_IO_IN)) {
@@ -301,10 +295,7 @@ void user_main(const struct hv_bootinfo *bi);
 void user_main(const struct hv_bootinfo *bi)
 {
     boot = bi;
-    hvu_init(bi);
-    uint64_t err;
-    fault_ep = hvu_retype(HV_OBJ_ENDPOINT, 0, &err);
-    reply_obj = hvu_retype(HV_OBJ_REPLY, 0, &err);
+    hvu_init_ep_reply(bi, &fault_ep, &reply_obj);
     const uint8_t *bytes;
     uint64_t size;
     uint64_t mode = HV_VCPU_MODE_NESTED;

@@ -455,14 +455,8 @@ static void basic(void)
             uint64_t port = q & HV_IO_PORT_MASK;
             bool in = (q & HV_IO_IN) != 0;
             if (port == GUEST_PORT_CONSOLE && !in) {
-                char c = (char)(s->rax & 0xff);
-                if (c == '\n' || len + 1 == LINE_MAX) {
-                    line[len] = '\0';
+                if (hvu_guest_byte(line, &len, LINE_MAX, (char)(s->rax & 0xff)))
                     guest_line(line);
-                    len = 0;
-                } else {
-                    line[len++] = c;
-                }
             } else if (port == GUEST_PORT_VALUE && in) {
                 hvu_check(((q >> HV_IO_SIZE_SHIFT) & 0xff) == 4 && m.w[3] == 2, "vmm.io_in_qualification",
                           "qual 0x%lx len %lu", q, m.w[3]);
@@ -548,10 +542,7 @@ void user_main(const struct hv_bootinfo *bi);
 void user_main(const struct hv_bootinfo *bi)
 {
     boot = bi;
-    hvu_init(bi);
-    uint64_t err;
-    fault_ep = hvu_retype(HV_OBJ_ENDPOINT, 0, &err);
-    reply_obj = hvu_retype(HV_OBJ_REPLY, 0, &err);
+    hvu_init_ep_reply(bi, &fault_ep, &reply_obj);
     check_errors();
     hostile();
     basic();
