@@ -9,10 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <cmocka.h>
+
+#include "run_isolated.h"
 
 #include "kernel/bootinfo.h"
 
@@ -218,24 +217,6 @@ static void expect_ok(const struct mb2b *b, struct boot_info *bi)
     enum mb2_error got = parse(b, bi);
     if (got != MB2_OK)
         fail_msg("mb2_parse returned %d (%s), expected success", got, mb2_strerror(got));
-}
-
-/* Runs fn in a child process so a sanitizer abort fails one test, not the binary. */
-static int run_isolated(int (*fn)(void))
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0)
-        _exit(fn());
-    int status = 0;
-    if (waitpid(pid, &status, 0) != pid)
-        return -1;
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
 static struct mb2b B;   /* the structure under construction (64 KiB: off the stack) */

@@ -10,10 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <cmocka.h>
+
+#include "run_isolated.h"
 
 #include "lib/format.h"
 
@@ -63,24 +62,6 @@ static size_t fmt_unchecked(char *buf, size_t size, const char *fmt, ...)
         assert_string_equal(got_, (expected));                                  \
         assert_int_equal(n_, strlen(expected));                                 \
     } while (0)
-
-/* Runs fn in a child process so a sanitizer abort fails one test, not the binary. */
-static int run_isolated(int (*fn)(void))
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0)
-        _exit(fn());
-    int status = 0;
-    if (waitpid(pid, &status, 0) != pid)
-        return -1;
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-}
 
 /* ---- plain text and %% ---- */
 
