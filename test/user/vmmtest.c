@@ -27,7 +27,7 @@
 #define LINE_MAX 96u
 
 static const struct hv_bootinfo *boot;
-static uint64_t fault_ep, reply_obj, recall_ntfn;
+static uint64_t fault_ep, reply_obj, recall_ntfn, recall_done;
 static volatile uint64_t recall_result = 0xffff;
 
 static uint64_t inv(uint64_t cap, uint64_t label, unsigned n, const uint64_t *args)
@@ -364,6 +364,9 @@ static void recall_thread(uint64_t vcpu)
     for (unsigned i = 0; i < 3; i++)
         hv_yield();
     recall_result = hvu_invoke(vcpu, HV_INV_VCPU_RECALL, 0, NULL, NULL);
+    /* The recall exit may reach the vmm before this store (a tick between the kick and
+     * here lets the vCPU thread run first): the vmm reads the result after this signal. */
+    (void)hv_signal(recall_done);
     for (;;)
         (void)hv_wait(recall_ntfn, &bits);
 }
@@ -422,6 +425,7 @@ static void basic(void)
 
     /* The recall comes from another thread; on another CPU when there is one. */
     recall_ntfn = hvu_retype(HV_OBJ_NOTIFICATION, 0, &err);
+    recall_done = hvu_retype(HV_OBJ_NOTIFICATION, 0, &err);
     bool smp = inv(vm.tcb, HV_INV_TCB_SET_AFFINITY, 1, (uint64_t[]){ 1 }) == HV_OK;
     hvu_printf("vmm: guest vCPU on cpu %u, recall from cpu 0\n", smp ? 1u : 0u);
     struct hvu_thread rt;
@@ -434,7 +438,7 @@ static void basic(void)
     char line[LINE_MAX];
     unsigned len = 0, exits = 0, gpa_exits = 0;
     uint64_t probe_cap = 0;
-    bool done = false, spinning = false;
+    bool done = false, spinning = false, recalled = false;
     struct hv_msg m;
     uint64_t seen[HV_EXIT_REASON_COUNT];
     memset(seen, 0, sizeof(seen));
@@ -517,8 +521,7 @@ static void basic(void)
             break;
         }
         case HV_EXIT_RECALL:
-            hvu_check(spinning && recall_result == HV_OK, "vmm.recall_exit", "spinning %d recall %lu", spinning,
-                      recall_result);
+            recalled = spinning;    /* recall_result is checked once the recall thread signals */
             s->rcx = (s->rcx & ~0xffffull) | GUEST_RECALL_CX;
             break;
         default:
@@ -531,6 +534,11 @@ static void basic(void)
         else
             reply_resume(mtd);
     }
+    uint64_t bits = 0;
+    if (recalled)
+        (void)hv_wait(recall_done, &bits);
+    hvu_check(recalled && recall_result == HV_OK, "vmm.recall_exit", "recall exit while spinning %d, recall %lu",
+              recalled, recall_result);
     hvu_check(done && guest.summary_seen && guest.fails == 0 && guest.passes >= 9, "vmm.basic_guest_ran",
               "done %d summary %d passes %u fails %u exits %u", done, guest.summary_seen, guest.passes,
               guest.fails, exits);
