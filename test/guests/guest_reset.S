@@ -15,8 +15,9 @@
  *                   value from the file again: the vmm loaded the image anew;
  *   ram_kept        a word of RAM outside the image, written before the reset, is still
  *                   there: a reset does not clear memory (a PC's does not either);
- *   entry_state     RSI points at boot_params ("HdrS"), CR0 is the loader's (CR0.TS set
- *                   before the reset is clear again), IDTR limit 0 (an IDT was loaded);
+ *   entry_rsi       RSI points at boot_params ("HdrS" in its setup header);
+ *   entry_cr0       CR0 has the loader's PG NE ET PE and not TS (set before the reset);
+ *   entry_idtr      IDTR limit 0, the loader's (an IDT was loaded before the reset);
  *   pic_imr         the 8259A's mask register is 0 again (0x5a written before);
  *   lapic_tpr       the local APIC's TPR is 0 again (0x30 written before).
  * A reset port that does not reset prints FAIL: reset.<source>_reset and powers off.
@@ -103,14 +104,17 @@ entry64:
     cmp %ecx, %eax
     lea name_ram(%rip), %rsi
     call report
-    /* entry_state */
+    /* entry_rsi, entry_cr0, entry_idtr */
     cmpl $0x53726448, 0x202(%r15)   /* "HdrS" in boot_params' setup header */
-    jne 1f
-    mov $BOOT_CR0, %eax
-    cmp %rax, %r14
-    jne 1f
+    lea name_rsi(%rip), %rsi
+    call report
+    mov %r14, %rax
+    and $BOOT_CR0 | CR0_TS, %eax
+    cmp $BOOT_CR0, %eax
+    lea name_cr0(%rip), %rsi
+    call report
     cmpw $0, idt_seen(%rip)
-1:  lea name_entry(%rip), %rsi
+    lea name_idtr(%rip), %rsi
     call report
     /* pic_imr */
     in $0x21, %al
@@ -255,13 +259,15 @@ msg_fail:    .asciz "FAIL: reset."
 msg_nl:      .asciz "\n"
 name_image:  .asciz "image_reloaded"
 name_ram:    .asciz "ram_kept"
-name_entry:  .asciz "entry_state"
+name_rsi:    .asciz "entry_rsi"
+name_cr0:    .asciz "entry_cr0"
+name_idtr:   .asciz "entry_idtr"
 name_pic:    .asciz "pic_imr"
 name_tpr:    .asciz "lapic_tpr"
 name_kbc_reset: .asciz "kbc_reset: port 0x64 <- 0xfe did not reset the VM"
 name_cf9_reset: .asciz "cf9_reset: port 0xcf9 <- 0x06 did not reset the VM"
 msg_too_many: .asciz "FAIL: reset.boots: more boots than resets asked for\n"
-msg_summary: .asciz "SUMMARY: 10 tests, "
+msg_summary: .asciz "SUMMARY: 14 tests, "
 msg_failures: .asciz " failures\n"
     .p2align 4
     .fill 1024, 1, 0
