@@ -119,6 +119,9 @@ void vmm_vm_events(struct vmm *v);
 uint64_t vmm_invoke(uint64_t cap, uint64_t label, unsigned n, const uint64_t *args, uint64_t *out);
 uint64_t vmm_vcpu_write(uint64_t vcpu, const struct hv_vcpu_state *s);
 uint64_t vmm_vcpu_read(uint64_t vcpu, uint64_t mtd, struct hv_vcpu_state *s);
+/* VCPU_READ_VEC / WRITE_VEC: the guest's XMM0-15 and MXCSR (through the IPC buffer). */
+uint64_t vmm_vcpu_vec_read(uint64_t vcpu, struct hv_vcpu_vec *s);
+uint64_t vmm_vcpu_vec_write(uint64_t vcpu, const struct hv_vcpu_vec *s);
 /* Answer the exit held in c->reply with c->st (groups in c->st.mtd) and resume the vCPU. */
 void vmm_resume(struct vmm *v, struct vmm_vcpu *c);
 uint64_t vmm_rdtsc(void);
