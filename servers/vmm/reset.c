@@ -15,9 +15,12 @@
  *      stays held (its exit unanswered) and not started, as an AP after RESET# waits for
  *      INIT/SIPI: the SIPI answers that held exit with the real-mode start state.
  * With one vCPU the reset finishes at once (the vCPU that wrote the reset port is held).
- * VM time, the TSC and the guest's FPU/SSE registers run on (not in hv_vcpu_state); the
- * RTC keeps its time and CMOS NVRAM (battery-backed on a PC).
+ * vCPU 0's XMM0-15 and MXCSR are reset too (VCPU_WRITE_VEC); VM time, the TSC and the x87
+ * registers run on (no interface reaches them); the RTC keeps its time and CMOS NVRAM
+ * (battery-backed on a PC).
  */
+
+#define MXCSR_RESET 0x1f80u
 
 static bool all_held(const struct vmm *v)
 {
@@ -43,6 +46,11 @@ static void finish(struct vmm *v)
         if (i != 0 || !c->held)
             continue;   /* an AP stays held (or never ran): not started until its SIPI */
         c->st = v->boot;
+        /* SSE as after RESET#: XMM0-15 zero, MXCSR 0x1f80 (the x87 part is not reachable). */
+        struct hv_vcpu_vec vec = { .mxcsr = MXCSR_RESET };
+        uint64_t err = vmm_vcpu_vec_write(c->vcpu_cap, &vec);
+        if (err != HV_OK)
+            vmm_log(v, "vcpu 0: its SSE registers could not be reset (error %lu)", (unsigned long)err);
         vmm_resume(v, c);
     }
 }

@@ -18,6 +18,7 @@
  *   entry_rsi       RSI points at boot_params ("HdrS" in its setup header);
  *   entry_cr0       CR0 has the loader's PG NE ET PE and not TS (set before the reset);
  *   entry_idtr      IDTR limit 0, the loader's (an IDT was loaded before the reset);
+ *   sse_reset       MXCSR 0x1f80 and XMM0 zero (0x7f80 and 0x1234 before the reset);
  *   pic_imr         the 8259A's mask register is 0 again (0x5a written before);
  *   lapic_tpr       the local APIC's TPR is 0 again (0x30 written before).
  * A reset port that does not reset prints FAIL: reset.<source>_reset and powers off.
@@ -36,6 +37,8 @@
 #define LAPIC_TPR 0xfee00080
 #define BOOT_CR0 0x80000031             /* the Linux loader's CR0: PG NE ET PE */
 #define CR0_TS 0x8
+#define CR4_OSFXSR 0x200
+#define MXCSR_RESET 0x1f80
 
     .section .text
     .globl _start
@@ -72,6 +75,12 @@ entry64:
     mov %cr0, %r14
     sidt idt_seen(%rip)
     lea stack_top(%rip), %rsp
+    mov %cr4, %rax
+    or $CR4_OSFXSR, %rax
+    mov %rax, %cr4
+    stmxcsr mxcsr_seen(%rip)
+    movq %xmm0, %rax
+    mov %rax, xmm0_seen(%rip)
 
     mov $BOOTS, %al
     call cmos_read
@@ -116,6 +125,12 @@ entry64:
     cmpw $0, idt_seen(%rip)
     lea name_idtr(%rip), %rsi
     call report
+    /* sse: MXCSR and XMM0 as after RESET# (changed before the reset) */
+    cmpl $MXCSR_RESET, mxcsr_seen(%rip)
+    jne 1f
+    cmpq $0, xmm0_seen(%rip)
+1:  lea name_sse(%rip), %rsi
+    call report
     /* pic_imr */
     in $0x21, %al
     cmp $0, %al
@@ -145,6 +160,9 @@ prepare:
     mov $LAPIC_TPR, %rbx
     movl $0x30, (%rbx)
     lidt some_idt(%rip)
+    ldmxcsr mxcsr_changed(%rip)
+    mov $0x1234, %eax
+    movq %rax, %xmm0
     mov %cr0, %rax
     or $CR0_TS, %rax
     mov %rax, %cr0
@@ -248,6 +266,9 @@ putc:
 
     .p2align 3
 image_marker: .long IMAGE_MARKER
+mxcsr_seen: .long 0
+mxcsr_changed: .long 0x7f80
+xmm0_seen: .quad -1
     .p2align 3
 idt_seen:   .word 0xffff
             .quad 0
@@ -262,12 +283,13 @@ name_ram:    .asciz "ram_kept"
 name_rsi:    .asciz "entry_rsi"
 name_cr0:    .asciz "entry_cr0"
 name_idtr:   .asciz "entry_idtr"
+name_sse:    .asciz "sse_reset"
 name_pic:    .asciz "pic_imr"
 name_tpr:    .asciz "lapic_tpr"
 name_kbc_reset: .asciz "kbc_reset: port 0x64 <- 0xfe did not reset the VM"
 name_cf9_reset: .asciz "cf9_reset: port 0xcf9 <- 0x06 did not reset the VM"
 msg_too_many: .asciz "FAIL: reset.boots: more boots than resets asked for\n"
-msg_summary: .asciz "SUMMARY: 14 tests, "
+msg_summary: .asciz "SUMMARY: 16 tests, "
 msg_failures: .asciz " failures\n"
     .p2align 4
     .fill 1024, 1, 0
