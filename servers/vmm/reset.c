@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* reset: the VM's reset line (i8042 0xfe, port 0xcf9, the FADT's reset register) — devices to power-on state, the boot image reloaded, vCPU 0 at the kernel entry again, the other vCPUs not started. */
+/* reset: the VM's reset line (i8042 0xfe, port 0xcf9, the FADT's reset register) — devices to power-on state, the boot image reloaded, vCPU 0 at the kernel entry again, the other vCPUs back to waiting for INIT/SIPI. */
 #include "hv/errors.h"
 #include "hv/objects.h"
 #include "vmm.h"
@@ -12,8 +12,8 @@
  *      vmm_reset_exit);
  *   2. finish, once no started vCPU runs: vmm_platform_reset, vmm_load_guest, vCPU 0's
  *      held exit answered with the entry state (all groups but the TSC); every other vCPU
- *      stays held (its exit unanswered) and not started, as an AP after RESET# waits for
- *      INIT/SIPI: the SIPI answers that held exit with the real-mode start state.
+ *      stays held (its exit unanswered) or, never started, suspended, as an AP after RESET#
+ *      waits for INIT/SIPI: the SIPI answers that held exit with the real-mode start state.
  * With one vCPU the reset finishes at once (the vCPU that wrote the reset port is held).
  * vCPU 0's XMM0-15 and MXCSR are reset too (VCPU_WRITE_VEC); VM time, the TSC and the x87
  * registers run on (no interface reaches them); the RTC keeps its time and CMOS NVRAM
@@ -42,9 +42,11 @@ static void finish(struct vmm *v)
         struct vmm_vcpu *c = &v->cpu[i];
         c->halted = false;
         c->window = false;
-        c->started = i == 0;
+        /* An AP stays held (its exit unanswered) or, never started, suspended: as after
+         * RESET#, it waits for INIT/SIPI, and the SIPI answers that exit with its start
+         * state. With the INIT/SIPI model (smp) this is where it enters wait-for-SIPI. */
         if (i != 0 || !c->held)
-            continue;   /* an AP stays held (or never ran): not started until its SIPI */
+            continue;
         c->st = v->boot;
         /* SSE as after RESET#: XMM0-15 zero, MXCSR 0x1f80 (the x87 part is not reachable). */
         struct hv_vcpu_vec vec = { .mxcsr = MXCSR_RESET };

@@ -51,7 +51,7 @@ struct vmm_vcpu {
     bool halted;                    /* held in HLT until an interrupt */
     bool window;                    /* an interrupt window is requested */
     bool recalled;                  /* a RECALL is on its way */
-    bool started;                   /* running guest code (vCPU 0 from setup; an AP from its SIPI) */
+    bool started;                   /* its thread was resumed (vCPU 0 at setup, an AP at its first SIPI) */
     /* The exit being served. */
     uint64_t reason, qual, addr, len;
     struct hv_vcpu_state st;        /* read at the exit, edited, written by the reply (st.mtd) */
