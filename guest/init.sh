@@ -19,6 +19,34 @@ if grep -q 'hv.bench=boot' /proc/cmdline; then
     poweroff -f
 fi
 
+# hv.test=reboot (test linux_vm_reboot): boot, reboot, boot again, power off. A reset keeps
+# the CMOS NVRAM, as on a PC, so byte 0x48 (through /dev/port: index to 0x70, data at 0x71)
+# counts the boots: 0 -> set it to 1 and `reboot -f`; 1 -> the check passes, power off.
+cmos_get() {
+    printf "\\$(printf %03o "$1")" | dd of=/dev/port bs=1 seek=112 conv=notrunc 2>/dev/null
+    dd if=/dev/port bs=1 skip=113 count=1 2>/dev/null | od -An -tu1 | tr -d ' \n'
+}
+cmos_set() {
+    printf "\\$(printf %03o "$1")\\$(printf %03o "$2")" | dd of=/dev/port bs=1 seek=112 conv=notrunc 2>/dev/null
+}
+if grep -q 'hv.test=reboot' /proc/cmdline; then
+    boots=$(cmos_get 72)
+    if [ "$boots" = 0 ]; then
+        cmos_set 72 1
+        echo "hv-guest: reboot test: first boot, rebooting"
+        reboot -f
+    fi
+    echo "hv-guest: reboot test: CMOS counted $boots earlier boots"
+    if [ "$boots" = 1 ]; then
+        echo "PASS: linux.reboot_second_boot"
+        echo "SUMMARY: 1 tests, 0 failures"
+    else
+        echo "FAIL: linux.reboot_second_boot: CMOS byte 0x48 is '$boots', not 1"
+        echo "SUMMARY: 1 tests, 1 failures"
+    fi
+    poweroff -f
+fi
+
 if grep -q 'hv.workload=1' /proc/cmdline; then
     /bin/workload.sh
     poweroff -f

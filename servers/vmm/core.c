@@ -40,6 +40,21 @@ uint64_t vmm_vcpu_read(uint64_t vcpu, uint64_t mtd, struct hv_vcpu_state *s)
     return err;
 }
 
+uint64_t vmm_vcpu_vec_read(uint64_t vcpu, struct hv_vcpu_vec *s)
+{
+    uint64_t err = vmm_invoke(vcpu, HV_INV_VCPU_READ_VEC, 0, NULL, NULL);
+    if (err == HV_OK)
+        memcpy(s, &ipc()->msg[HV_VCPU_VEC_WORD], sizeof(*s));
+    return err;
+}
+
+uint64_t vmm_vcpu_vec_write(uint64_t vcpu, const struct hv_vcpu_vec *s)
+{
+    memcpy(&ipc()->msg[HV_VCPU_VEC_WORD], s, sizeof(*s));
+    struct hv_msg m = { hv_tag(HV_INV_VCPU_WRITE_VEC, HV_VCPU_VEC_WORD + HV_VCPU_VEC_WORDS, 0), 0, { 0, 0, 0, 0 } };
+    return hv_call(vcpu, &m);
+}
+
 void vmm_resume(struct vmm *v, struct vmm_vcpu *c)
 {
     vmm_console_flush();

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "gpt.h"
+#include "hv/errors.h"
 #include "vmm.h"
 #include "vmm/emulate.h"
 
@@ -12,6 +13,8 @@ struct insn_ctx {
     struct emu_ctx emu;         /* first: the callbacks get &emu */
     struct vmm *v;
     struct vmm_vcpu *c;
+    struct hv_vcpu_vec vec;     /* as VCPU_READ_VEC gave it (load_vec) */
+    uint64_t vec_err;           /* a failed READ_VEC: the VM stops */
 };
 
 static struct insn_ctx *outer(struct emu_ctx *e)
@@ -67,6 +70,29 @@ static int cb_pio_out(struct emu_ctx *e, uint16_t port, unsigned width, uint32_t
 {
     struct insn_ctx *x = outer(e);
     (void)vmm_platform_pio_write(&x->v->plat, x->c->index, port, width, val);
+    return EMU_OK;
+}
+
+/*
+ * The guest's vector registers, fetched only when an instruction needs them (an SSE move
+ * to or from MMIO: movdqu, movaps, movd/movq ...), from its thread's FXSAVE area. XMM0-15
+ * only: cpuid.c hides AVX and XSAVE, so XCR0 is x87|SSE and the VEX forms are #UD, as on
+ * a CPU without AVX. A changed register goes back with VCPU_WRITE_VEC (vmm_emulate).
+ */
+#define XCR0_X87 1ull
+
+static int cb_load_vec(struct emu_ctx *e)
+{
+    struct insn_ctx *x = outer(e);
+    x->vec_err = vmm_vcpu_vec_read(x->c->vcpu_cap, &x->vec);
+    if (x->vec_err != HV_OK)
+        return EMU_ABORT;
+    for (unsigned i = 0; i < 16; i++) {
+        memcpy(e->regs.vec[i].b, x->vec.xmm[i], 16);
+        memset(&e->regs.vec[i].b[16], 0, 16);
+    }
+    e->regs.xcr0 = XCR0_X87 | EMU_XCR0_SSE;
+    e->regs.vec_valid = true;
     return EMU_OK;
 }
 
@@ -149,10 +175,26 @@ bool vmm_emulate(struct vmm *v, struct vmm_vcpu *c)
     x.v = v;
     x.c = c;
     x.emu.ops = &ops;
+    x.emu.load_vec = cb_load_vec;
     regs_in(&x.emu.regs, &c->st);
     int r = emulate_one(&x.emu);
+    if (x.vec_err != HV_OK) {
+        vmm_log(v, "vcpu %u: VCPU_READ_VEC failed (error %lu)", c->index, (unsigned long)x.vec_err);
+        vmm_stop_vm(v, VMM_STOP_FAULT, c, "the guest's vector registers cannot be read");
+        return false;
+    }
     switch (r) {
     case EMU_OK:
+        if (x.emu.regs.vec_dirty) {
+            for (unsigned i = 0; i < 16; i++)
+                memcpy(x.vec.xmm[i], x.emu.regs.vec[i].b, 16);
+            uint64_t err = vmm_vcpu_vec_write(c->vcpu_cap, &x.vec);
+            if (err != HV_OK) {
+                vmm_log(v, "vcpu %u: VCPU_WRITE_VEC failed (error %lu)", c->index, (unsigned long)err);
+                vmm_stop_vm(v, VMM_STOP_FAULT, c, "the guest's vector registers cannot be written");
+                return false;
+            }
+        }
         regs_out(&c->st, &x.emu.regs);
         /* An emulated instruction ends any STI/MOV SS shadow, as executing it would. */
         if ((c->st.intr_state & HV_INTR_SHADOW) != 0) {

@@ -85,17 +85,11 @@ void vmm_service(struct vmm *v)
 {
     vmm_tick(v);
 
-    uint32_t ev = vmm_platform_take_events(&v->plat);
-    if ((ev & VDEV_EVENT_POWEROFF) != 0) {
-        vmm_stop_vm(v, VMM_STOP_POWEROFF, 0, "powered off");
+    vmm_vm_events(v);
+    if (v->stop != VMM_RUNNING)
         return;
-    }
-    if ((ev & VDEV_EVENT_RESET) != 0) {
-        vmm_stop_vm(v, VMM_STOP_RESET, 0, "reset requested (a reboot ends the VM)");
-        return;
-    }
 
-    for (unsigned i = 0; i < v->ncpus; i++) {
+    for (unsigned i = 0; i < v->ncpus && !v->resetting; i++) {
         struct vmm_vcpu *c = &v->cpu[i];
         if (!vmm_platform_intr_pending(&v->plat, i))
             continue;

@@ -29,17 +29,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acpi.h"
 #include "hv/errors.h"
 #include "hv/hvrt.h"
 #include "hv/ipc_buffer.h"
 #include "hv/objects.h"
 #include "hv/syscall.h"
-#include "linux.h"
 #include "vmm.h"
-
-#define ACPI_BASE 0xe0000ull
-#define ACPI_SIZE 0x20000ull
 
 static struct vmm vm;
 
@@ -81,41 +76,9 @@ static int setup(struct vmm *v)
         return setup_fail(v, "platform", 0);
     if (e820_build(&v->e820, v->ram_bytes) != E820_OK)
         return setup_fail(v, "e820 map", 0);
-    struct acpi_config ac;
-    struct acpi_layout al;
-    acpi_default_config(&ac, v->ncpus);
-    if (acpi_build(&v->gm, ACPI_BASE, ACPI_SIZE, &ac, &al) != ACPI_OK)
-        return setup_fail(v, "ACPI tables", 0);
-
-    /* The TSC's rate for the guest (its TSC is the host's): Linux calibrates it against the
-     * PIT or the PM timer with reads that must be close together, which trapped port I/O
-     * under an emulator is not, and would then fall back to the PM timer as its clock (an
-     * exit per read). Like firmware telling the rate, the command line does (unless set);
-     * tsc=reliable: its rate is constant, so no watchdog (jiffies, which lose ticks when the
-     * vCPU runs late) may demote it. */
-    static char cmdline[HV_VM_CMDLINE_MAX + 32];
-    if (info->tsc_hz != 0 && strstr(info->cmdline, "tsc_early_khz=") == 0)
-        (void)snprintf(cmdline, sizeof(cmdline), "%s tsc_early_khz=%lu tsc=reliable", info->cmdline,
-                       (unsigned long)(info->tsc_hz / 1000u));
-    else
-        (void)snprintf(cmdline, sizeof(cmdline), "%s", info->cmdline);
-    struct linux_boot_config lc = {
-        .kernel = (const uint8_t *)(uintptr_t)HV_VM_KERNEL_VA, .kernel_size = info->kernel_size,
-        .initrd = info->initrd_size != 0 ? (const uint8_t *)(uintptr_t)HV_VM_INITRD_VA : 0,
-        .initrd_size = info->initrd_size, .cmdline = cmdline, .e820 = &v->e820, .acpi_rsdp = al.rsdp,
-    };
-    struct hv_vcpu_state st;
-    struct linux_boot_info li;
-    enum linux_boot_error le = linux_boot_load(&v->gm, &lc, &st, &li);
-    if (le != LINUX_OK) {
-        vmm_log(v, "cannot load the kernel: %s", linux_boot_strerror(le));
-        return VMM_STOP_SETUP;
-    }
-    vmm_log(v, "%lu MiB, %u vCPU, %s paging; Linux boot protocol %u.%02u, kernel at 0x%lx, initrd %lu KiB at 0x%lx",
-            (unsigned long)(v->ram_bytes >> 20), v->ncpus, info->paging == HV_VCPU_MODE_SHADOW ? "shadow" : "nested",
-            li.version >> 8, li.version & 0xffu, (unsigned long)li.kernel_gpa,
-            (unsigned long)(info->initrd_size >> 10), (unsigned long)li.initrd_gpa);
-    vmm_log(v, "command line \"%s\"", cmdline);
+    int rc = vmm_load_guest(v, true);
+    if (rc != VMM_RUNNING)
+        return rc;
 
     uint64_t err;
     for (unsigned i = 0; i < v->ncpus; i++) {
@@ -135,11 +98,11 @@ static int setup(struct vmm *v)
         vmm_log(v, "vCPUs 1..%u wait for INIT/SIPI, which this vmm does not start yet", v->ncpus - 1);
 
     /* vCPU 0 starts at the kernel's 64-bit entry. */
-    st.mtd = HV_MTD_ALL & ~HV_MTD_TSC;
-    if ((err = vmm_vcpu_write(v->cpu[0].vcpu_cap, &st)) != HV_OK)
+    if ((err = vmm_vcpu_write(v->cpu[0].vcpu_cap, &v->boot)) != HV_OK)
         return setup_fail(v, "VCPU_WRITE_STATE", err);
     if ((err = vmm_invoke(v->cpu[0].tcb_cap, HV_INV_TCB_RESUME, 0, NULL, NULL)) != HV_OK)
         return setup_fail(v, "starting vCPU 0", err);
+    v->cpu[0].started = true;
     return VMM_RUNNING;
 }
 
@@ -164,7 +127,13 @@ static void on_exit_message(struct vmm *v, const struct hv_msg *m, uint64_t repl
     c->trace[c->exits % VMM_TRACE] = (struct vmm_trace){ c->reason, c->qual, c->st.rip, c->st.rflags,
                                                          c->st.intr_state, c->st.inject_event, 0, 0 };
     v->nfree--;
-    if (vmm_handle_exit(v, c) && v->stop == VMM_RUNNING) {
+    if (v->resetting) {
+        vmm_reset_exit(v, c);       /* held (or, once all are, answered by the reset) */
+        return;
+    }
+    bool resume = vmm_handle_exit(v, c);
+    vmm_vm_events(v);               /* a reset port written: this exit is the reset's */
+    if (resume && c->held && !v->resetting && v->stop == VMM_RUNNING) {
         vmm_tick(v);
         vmm_inject_pending(v, c);
         vmm_resume(v, c);
@@ -182,6 +151,8 @@ static void report(const struct vmm *v)
             (unsigned long)(v->exits_by_reason[HV_EXIT_MSR_READ] + v->exits_by_reason[HV_EXIT_MSR_WRITE]),
             (unsigned long)v->exits_by_reason[HV_EXIT_CPUID], (unsigned long)v->exits_by_reason[HV_EXIT_INTR_WINDOW],
             (unsigned long)v->exits_by_reason[HV_EXIT_RECALL]);
+    if (v->resets != 0)
+        vmm_log(v, "%u resets", v->resets);
 }
 
 int main(void)

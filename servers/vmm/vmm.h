@@ -31,7 +31,7 @@ enum vmm_stop {
     VMM_RUNNING = -1,
     VMM_STOP_POWEROFF = 0,          /* ACPI S5: a clean end */
     VMM_STOP_FAULT = 1,             /* triple fault, invalid state, an exit nobody handles */
-    VMM_STOP_RESET = 2,             /* the guest asked for a reset: not supported, the VM ends */
+    VMM_STOP_RESET = 2,             /* a reset loop: too many resets in quick succession */
     VMM_STOP_SETUP = 3,             /* the VM could not be set up */
 };
 
@@ -51,6 +51,7 @@ struct vmm_vcpu {
     bool halted;                    /* held in HLT until an interrupt */
     bool window;                    /* an interrupt window is requested */
     bool recalled;                  /* a RECALL is on its way */
+    bool started;                   /* its thread was resumed (vCPU 0 at setup, an AP at its first SIPI) */
     /* The exit being served. */
     uint64_t reason, qual, addr, len;
     struct hv_vcpu_state st;        /* read at the exit, edited, written by the reply (st.mtd) */
@@ -76,15 +77,51 @@ struct vmm {
     uint64_t armed_ns;              /* the deadline the core's timer is set for (VDEV_NO_DEADLINE: none) */
     bool have_timer, have_console_irq;
 
+    /* The boot image (load.c): what setup and every reset put into guest RAM. */
+    char cmdline[HV_VM_CMDLINE_MAX + 64];  /* + " tsc_early_khz=<20 digits> tsc=reliable" */
+    struct hv_vcpu_state boot;      /* vCPU 0's entry state */
+
+    /* Reset (reset.c). */
+    bool resetting;                 /* waiting for the started vCPUs to be held */
+    unsigned resets;                /* since the VM was set up */
+    unsigned quick_resets;          /* in a row, each within VMM_RESET_QUICK_NS of the last */
+    uint64_t last_reset_ns;
+
     enum vmm_stop stop;
     uint64_t unclaimed_mmio;        /* counters for the report */
     uint64_t exits_by_reason[HV_EXIT_REASON_COUNT];
 };
 
+/* load.c: ACPI tables and the Linux kernel, initrd, command line and boot_params into
+ * guest RAM, vCPU 0's entry state into v->boot; at setup (log: say where) and at each reset.
+ * Returns VMM_RUNNING or VMM_STOP_SETUP (logged). */
+int vmm_load_guest(struct vmm *v, bool log);
+
+/* reset.c: a PC's reset line. A reset that comes within VMM_RESET_QUICK_NS of VM time of
+ * the previous one is "quick"; VMM_RESET_QUICK_MAX quick ones in a row stop the VM
+ * (VMM_STOP_RESET) instead of rebooting it forever. */
+#define VMM_RESET_QUICK_NS (10ull * 1000000000ull)
+#define VMM_RESET_QUICK_MAX 8u
+/*
+ * Reset the VM (source names the reset line for the log). Every started vCPU that runs is
+ * recalled; once all are held, the devices go back to power-on state (vmm_platform_reset),
+ * the boot image is loaded again (vmm_load_guest) and vCPU 0's held exit is answered with
+ * the entry state; the other vCPUs stay held, not started, until a SIPI starts them.
+ */
+void vmm_reset_vm(struct vmm *v, const char *source);
+/* An exit of vCPU c arrived while v->resetting: keep it held, and finish the reset once no
+ * started vCPU runs. */
+void vmm_reset_exit(struct vmm *v, struct vmm_vcpu *c);
+/* The platform's whole-VM events: S5 stops the VM, a reset line resets it. */
+void vmm_vm_events(struct vmm *v);
+
 /* core.c: the core's invocations (wrappers over hv_call). */
 uint64_t vmm_invoke(uint64_t cap, uint64_t label, unsigned n, const uint64_t *args, uint64_t *out);
 uint64_t vmm_vcpu_write(uint64_t vcpu, const struct hv_vcpu_state *s);
 uint64_t vmm_vcpu_read(uint64_t vcpu, uint64_t mtd, struct hv_vcpu_state *s);
+/* VCPU_READ_VEC / WRITE_VEC: the guest's XMM0-15 and MXCSR (through the IPC buffer). */
+uint64_t vmm_vcpu_vec_read(uint64_t vcpu, struct hv_vcpu_vec *s);
+uint64_t vmm_vcpu_vec_write(uint64_t vcpu, const struct hv_vcpu_vec *s);
 /* Answer the exit held in c->reply with c->st (groups in c->st.mtd) and resume the vCPU. */
 void vmm_resume(struct vmm *v, struct vmm_vcpu *c);
 uint64_t vmm_rdtsc(void);

@@ -117,6 +117,33 @@ _start:
     mov $name_recall, %si
     call report
 
+    /* vec: SSE on (CR4.OSFXSR, CR0.EM/TS clear); XMM3 loaded for the vmm to read with
+     * VCPU_READ_VEC at the phase exit, which writes XMM2 and MXCSR with VCPU_WRITE_VEC */
+    mov %cr4, %eax
+    or $0x200, %eax
+    mov %eax, %cr4
+    mov %cr0, %eax
+    and $0xfffffff3, %eax
+    mov %eax, %cr0
+    movdqu vec_in, %xmm3
+    mov $GUEST_PORT_PHASE, %dx
+    mov $GUEST_PHASE_VEC, %al
+    out %al, %dx
+    movdqu %xmm2, vec_out
+    stmxcsr mxcsr_out
+    mov $vec_out, %si
+    mov $GUEST_VEC_OUT_BASE, %al
+    mov $16, %cx
+5:  cmp (%si), %al
+    jne 6f
+    inc %si
+    inc %al
+    loop 5b
+    cmpl $GUEST_VEC_MXCSR, mxcsr_out
+6:  sete %dl
+    mov $name_vec, %si
+    call report
+
     /* SUMMARY: N tests, M failures */
     mov $str_summary, %si
     call puts
@@ -215,3 +242,8 @@ name_gpa: .asciz "gpa_exit"
 name_unmap: .asciz "gpa_unmap_flushes"
 name_tsc: .asciz "tsc_offset"
 name_recall: .asciz "recall"
+name_vec: .asciz "vec_written"
+    .balign 16
+vec_in: .byte 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f
+vec_out: .fill 16, 1, 0
+mxcsr_out: .long 0

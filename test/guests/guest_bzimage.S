@@ -8,7 +8,8 @@
  * first 4 GiB identity-mapped. It talks on the platform's COM1 (0x3f8).
  *
  * Good (vm "good"): an MMIO write and read where no device is (the vmm reports it, the
- * read gives all ones), the local APIC's and the I/O APIC's version registers, its
+ * read gives all ones), the local APIC's and the I/O APIC's version registers, SSE moves
+ * (movdqu, movaps) loading from and storing to MMIO with another XMM register kept, its
  * checks as PASS:/FAIL: good.* and a SUMMARY, then S5 through the ACPI PM1a control port.
  * It first waits 2 s on the PM timer: two vmms write the one console a character at a
  * time, and its check lines must not interleave with the bad VM's report.
@@ -26,6 +27,9 @@
 #define NO_DEVICE_GPA 0xd0000000
 #define LAPIC_VERSION 0xfee00030
 #define IOAPIC_BASE 0xfec00000
+#define LAPIC_VERSION_VALUE 0x50014     /* the vmm's LAPIC model: 6 LVT entries, version 0x14 */
+#define LAPIC_TPR 0xfee00080
+#define CR4_OSFXSR 0x200
 
     .section .text
     .globl _start
@@ -110,6 +114,50 @@ entry64:
     cmp $0x11, %eax
     call report
 
+    /* SSE moves to and from MMIO: the vmm's emulator needs the guest's XMM registers
+     * (VCPU_READ_VEC) and writes a loaded one back (VCPU_WRITE_VEC). 16-byte accesses are
+     * split into 8-byte device accesses: the LAPIC answers its register's dword, zeros. */
+    mov %cr4, %rax
+    or $CR4_OSFXSR, %rax
+    mov %rax, %cr4
+    movdqa keep_pattern(%rip), %xmm4        /* must survive the emulated loads below */
+    mov $LAPIC_VERSION, %rbx
+    movdqu (%rbx), %xmm0                    /* unaligned-form load from MMIO */
+    movq %xmm0, %rax
+    psrldq $8, %xmm0
+    movq %xmm0, %rcx
+    lea name_sse_lapic(%rip), %rsi
+    cmp $LAPIC_VERSION_VALUE, %rax
+    jne 7f
+    test %rcx, %rcx
+7:  call report
+
+    mov $NO_DEVICE_GPA, %rbx
+    movaps (%rbx), %xmm5                    /* aligned load where no device is: all ones */
+    movq %xmm5, %rax
+    psrldq $8, %xmm5
+    movq %xmm5, %rcx
+    and %rcx, %rax
+    lea name_sse_none(%rip), %rsi
+    cmp $-1, %rax
+    call report
+
+    movaps tpr_pattern(%rip), %xmm1
+    mov $LAPIC_TPR, %rbx
+    movaps %xmm1, (%rbx)                    /* aligned store to MMIO: TPR = 0x20 */
+    mov (%rbx), %eax
+    movl $0, (%rbx)
+    movdqu %xmm1, 0x20(%rbx)                /* unaligned-form store to the read-only PPR: dropped */
+    lea name_sse_tpr(%rip), %rsi
+    cmp $0x20, %eax
+    call report
+
+    pcmpeqd keep_pattern(%rip), %xmm4       /* all ones where equal */
+    pmovmskb %xmm4, %eax
+    lea name_sse_kept(%rip), %rsi
+    cmp $0xffff, %eax
+    call report
+
     lea msg_summary(%rip), %rsi
     call puts
     mov %r12d, %eax
@@ -166,10 +214,18 @@ msg_nl:      .asciz "\n"
 name_wild:   .asciz "good.no_device_reads_all_ones"
 name_lapic:  .asciz "good.lapic_version"
 name_ioapic: .asciz "good.ioapic_version"
-msg_summary: .asciz "SUMMARY: 3 tests, "
+name_sse_lapic: .asciz "good.sse_movdqu_load_mmio"
+name_sse_none: .asciz "good.sse_movaps_load_no_device"
+name_sse_tpr: .asciz "good.sse_movaps_store_mmio"
+name_sse_kept: .asciz "good.sse_other_xmm_kept"
+msg_summary: .asciz "SUMMARY: 7 tests, "
 msg_failures: .asciz " failures\n"
 #endif
     .p2align 4
+#ifndef GUEST_BAD
+keep_pattern: .quad 0x0123456789abcdef, 0xfedcba9876543210
+tpr_pattern:  .quad 0x20, 0
+#endif
     .fill 1024, 1, 0
 stack_top:
     .p2align 4

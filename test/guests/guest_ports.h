@@ -23,6 +23,10 @@
 #define GUEST_GPA_PATTERN 0x5a5a        /* the vmm's frame at GUEST_GPA_PROBE starts with this */
 #define GUEST_GPA_PATTERN2 0xa5a5       /* ... and the one it maps after GUEST_PHASE_UNMAP */
 #define GUEST_RECALL_CX 0x7777
+#define GUEST_PHASE_VEC 4               /* XMM3 = GUEST_VEC_IN_BASE + i: the vmm reads it and writes XMM2, MXCSR */
+#define GUEST_VEC_IN_BASE 0x30          /* byte i of the guest's XMM3 */
+#define GUEST_VEC_OUT_BASE 0xa0         /* byte i of the XMM2 the vmm writes */
+#define GUEST_VEC_MXCSR 0x7f80          /* the MXCSR the vmm writes (round toward zero, all masked) */
 #define GUEST_TSC_OFFSET_SHIFT 50       /* the vmm sets TSC offset 1 << 50: edx >= 1 << 18 */
 
 

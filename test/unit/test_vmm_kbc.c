@@ -104,13 +104,13 @@ static void test_reset_pulse(void **state)
     /* Linux's reboot: for each try, kb_wait() (IBF clear) then 0xfe to port 0x64. */
     assert_false(status() & 0x02);
     cmd(0xfe);
-    assert_int_equal(test_events, VDEV_EVENT_RESET);
+    assert_int_equal(test_events, VDEV_EVENT_RESET_KBC);
     test_events = 0;
     cmd(0xff);                                      /* pulse nothing */
     assert_int_equal(test_events, 0);
     cmd(0xd1);                                      /* output port with bit 0 low */
     put(0x00);
-    assert_int_equal(test_events, VDEV_EVENT_RESET);
+    assert_int_equal(test_events, VDEV_EVENT_RESET_KBC);
 }
 
 int main(void)

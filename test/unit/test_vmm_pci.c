@@ -148,7 +148,7 @@ static void test_reset_control_register(void **state)
     vpci_bus_write(&B, 0, 0xcf9, 1, 0x02);                   /* Linux: SYS_RST, then | RST_CPU */
     assert_int_equal(test_events, 0);
     vpci_bus_write(&B, 0, 0xcf9, 1, 0x06);
-    assert_int_equal(test_events, VDEV_EVENT_RESET);
+    assert_int_equal(test_events, VDEV_EVENT_RESET_RCR);
 }
 
 int main(void)

@@ -236,8 +236,12 @@ static void test_reset_and_poweroff_events(void **state)
 {
     (void)state;
     outb(0x64, 0xfe);
-    assert_int_equal(vmm_platform_take_events(&P), VDEV_EVENT_RESET);
+    assert_int_equal(vmm_platform_take_events(&P), VDEV_EVENT_RESET_KBC);
     assert_int_equal(vmm_platform_take_events(&P), 0);
+    outb(0xcf9, 0x02);                              /* Linux's sequence: select, then start */
+    assert_int_equal(vmm_platform_take_events(&P), 0);
+    outb(0xcf9, 0x06);
+    assert_int_equal(vmm_platform_take_events(&P), VDEV_EVENT_RESET_RCR);
     assert_true(vmm_platform_pio_write(&P, 0, 0x604, 2, (5u << 10) | 0x2000u));
     assert_int_equal(vmm_platform_take_events(&P), VDEV_EVENT_POWEROFF);
 }
@@ -271,6 +275,50 @@ static void test_lapic_timer_deadline_aggregated(void **state)
     assert_int_equal(v, 0x60);
 }
 
+/* vmm_platform_reset: the devices as at power-on, the RTC's clock and NVRAM kept. */
+static void test_reset_restores_power_on_state(void **state)
+{
+    (void)state;
+    outb(0x21, 0x5a);                               /* 8259A IMR */
+    lapic_write(0, 0x80, 0x30);                     /* TPR */
+    lapic_write(1, 0xf0, 0x1ff);
+    lapic_write(1, 0x320, 0x60);
+    lapic_write(1, 0x380, 5000);                    /* a timer armed on CPU 1 */
+    ioapic_rte(4, 0x31, 0);                         /* pin 4 unmasked */
+    outb(0x60, 0xf5);                               /* keyboard: scanning off (queues an ACK) */
+    outb(0x70, 0x48);
+    outb(0x71, 0xa5);                               /* a CMOS scratch byte */
+    outb(0x70, 0x0b);
+    uint8_t b = inb(0x71);
+    outb(0x71, (uint8_t)(b | 0x40u));               /* RTC periodic interrupt on */
+    outb(0x64, 0xfe);
+    int64_t wall = vrtc_wall_time(&P.rtc);
+
+    vmm_platform_reset(&P);
+    assert_int_equal(vmm_platform_take_events(&P), 0);  /* the pending reset went with it */
+    assert_int_equal(inb(0x21), 0);                 /* 8259A: as vpic_init leaves it */
+    assert_int_equal(lapic_read(0, 0x80), 0);
+    assert_int_equal(lapic_read(1, 0x320) & 0x10000u, 0x10000u);    /* LVT timer masked */
+    assert_int_equal(vmm_platform_next_deadline(&P), VDEV_NO_DEADLINE);
+    assert_true(vmm_platform_mmio_write(&P, 0, 0xfec00000ull, 4, 0x10 + 2 * 4));
+    uint64_t lo;
+    assert_true(vmm_platform_mmio_read(&P, 0, 0xfec00010ull, 4, &lo));
+    assert_int_equal(lo & 0x10000u, 0x10000u);      /* masked again */
+    assert_int_equal(inb(0x64) & 1u, 0);            /* the KBC's output buffer is empty */
+    outb(0x70, 0x48);
+    assert_int_equal(inb(0x71), 0xa5);              /* NVRAM kept */
+    outb(0x70, 0x0b);
+    assert_int_equal(inb(0x71) & 0x40u, 0);         /* PIE cleared by RESET */
+    assert_int_equal(vrtc_wall_time(&P.rtc), wall); /* the clock ran on */
+    outb(0x70, 0x35);
+    assert_int_equal(inb(0x71), 0x1f);              /* memory-size bytes still there */
+    /* The devices still work and are wired: console and events. */
+    outb(0x3f8, 'R');
+    assert_string_equal(console, "R");
+    outb(0x64, 0xfe);
+    assert_int_equal(vmm_platform_take_events(&P), VDEV_EVENT_RESET_KBC);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +334,7 @@ int main(void)
         cmocka_unit_test_setup(test_fixed_and_lowest_priority_ipis, setup),
         cmocka_unit_test_setup(test_reset_and_poweroff_events, setup),
         cmocka_unit_test_setup(test_cmos_memory_and_pci, setup),
+        cmocka_unit_test_setup(test_reset_restores_power_on_state, setup),
         cmocka_unit_test_setup(test_lapic_timer_deadline_aggregated, setup),
     };
     return cmocka_run_group_tests(tests, 0, 0);

@@ -44,6 +44,22 @@ uint64_t hvu_vcpu_write(uint64_t vcpu, const struct hv_vcpu_state *s)
                       NULL);
 }
 
+uint64_t hvu_vcpu_vec_read(uint64_t vcpu, struct hv_vcpu_vec *s)
+{
+    uint64_t err = hvu_invoke(vcpu, HV_INV_VCPU_READ_VEC, 0, NULL, NULL);
+    if (err == HV_OK)
+        memcpy(s, &hvu_ipc()->msg[HV_VCPU_VEC_WORD], sizeof(*s));
+    return err;
+}
+
+uint64_t hvu_vcpu_vec_write(uint64_t vcpu, const struct hv_vcpu_vec *s)
+{
+    uint64_t args[HV_VCPU_VEC_WORD + HV_VCPU_VEC_WORDS];
+    memset(args, 0, sizeof(args));
+    memcpy(&args[HV_VCPU_VEC_WORD], s, sizeof(*s));
+    return hvu_invoke(vcpu, HV_INV_VCPU_WRITE_VEC, HV_VCPU_VEC_WORD + HV_VCPU_VEC_WORDS, args, NULL);
+}
+
 struct hv_vcpu_state *hvu_exit_state(void)
 {
     return (struct hv_vcpu_state *)(void *)&hvu_ipc()->msg[HV_VCPU_STATE_WORD];

@@ -36,6 +36,9 @@ uint64_t hvu_vcpu_read(uint64_t vcpu, uint64_t mtd, struct hv_vcpu_state *s);
 /* VCPU_READ_COUNTERS: the table into *c, the four totals (w0-w3) into totals[4] (may be NULL). */
 uint64_t hvu_vcpu_counters(uint64_t vcpu, struct hv_vcpu_counters *c, uint64_t *totals);
 uint64_t hvu_vcpu_write(uint64_t vcpu, const struct hv_vcpu_state *s);
+/* READ_VEC / WRITE_VEC (both use the IPC buffer: they overwrite a held exit's state there). */
+uint64_t hvu_vcpu_vec_read(uint64_t vcpu, struct hv_vcpu_vec *s);
+uint64_t hvu_vcpu_vec_write(uint64_t vcpu, const struct hv_vcpu_vec *s);
 
 /* The exit state in the IPC buffer after a VM-exit message, to edit in place for the reply. */
 struct hv_vcpu_state *hvu_exit_state(void);

@@ -237,6 +237,19 @@ static void check_errors(void)
     err = inv(v_wo, HV_INV_VCPU_READ_STATE, 1, args);
     hvu_check(err == HV_ERR_INSUFFICIENT_RIGHTS, "vcpu.read_state_needs_read", "err %lu", err);
 
+    /* Vector state: no thread holds it while unbound; a short write is truncated. */
+    struct hv_vcpu_vec vec;
+    memset(&vec, 0, sizeof(vec));
+    vec.mxcsr = 0x1f80;
+    err = hvu_vcpu_vec_read(v, &vec);
+    hvu_check(err == HV_ERR_ILLEGAL_OPERATION, "vcpu.vec_read_unbound", "err %lu", err);
+    err = hvu_vcpu_vec_write(v, &vec);
+    hvu_check(err == HV_ERR_ILLEGAL_OPERATION, "vcpu.vec_write_unbound", "err %lu", err);
+    err = inv(v, HV_INV_VCPU_WRITE_VEC, HV_VCPU_VEC_WORD + HV_VCPU_VEC_WORDS - 1, args);
+    hvu_check(err == HV_ERR_TRUNCATED, "vcpu.vec_write_truncated", "err %lu", err);
+    err = hvu_vcpu_vec_read(v_wo, &vec);
+    hvu_check(err == HV_ERR_INSUFFICIENT_RIGHTS, "vcpu.vec_read_needs_read", "err %lu", err);
+
     /* Binding: a thread, once; a thread to one vCPU. */
     uint64_t t = hvu_retype(HV_OBJ_TCB, 0, &err);
     uint64_t t2 = hvu_retype(HV_OBJ_TCB, 0, &err);
@@ -250,6 +263,16 @@ static void check_errors(void)
     args[0] = t;
     err = inv(v2, HV_INV_VCPU_BIND_TCB, 1, args);
     hvu_check(err == HV_ERR_BUSY, "vcpu.thread_bound_twice", "err %lu", err);
+    /* Bound, never run: the thread's power-on FPU state (MXCSR 0x1f80, the SDM's default mask). */
+    err = hvu_vcpu_vec_read(v, &vec);
+    hvu_check(err == HV_OK && vec.mxcsr == 0x1f80 && vec.mxcsr_mask == 0xffbf, "vcpu.vec_read_power_on",
+              "err %lu mxcsr 0x%lx mask 0x%lx", err, vec.mxcsr, vec.mxcsr_mask);
+    vec.mxcsr = 0x1f80 | 0x40;                      /* DAZ: outside the default mask */
+    err = hvu_vcpu_vec_write(v, &vec);
+    hvu_check(err == HV_ERR_INVALID_ARGUMENT, "vcpu.vec_write_mxcsr_outside_mask", "err %lu", err);
+    vec.mxcsr = 1ull << 32;
+    err = hvu_vcpu_vec_write(v, &vec);
+    hvu_check(err == HV_ERR_INVALID_ARGUMENT, "vcpu.vec_write_mxcsr_above_32_bits", "err %lu", err);
 
     /* A vCPU with no GuestMemory never enters: its thread reports INVALID_STATE. */
     uint64_t ep = badged_ep(BADGE_EMPTY);
@@ -403,6 +426,41 @@ static void check_counters(uint64_t vcpu, const uint64_t *seen)
               c.exits[HV_EXIT_RECALL], c.messages[HV_EXIT_RECALL]);
 }
 
+/*
+ * At GUEST_PHASE_VEC (the guest held in its exit): READ_VEC sees the XMM3 the guest
+ * loaded; a WRITE_VEC with a reserved MXCSR bit is refused and changes nothing; a good one
+ * is read back and the guest then finds it in XMM2 and MXCSR (its check vec_written). The
+ * exit state in the IPC buffer is kept aside: these invocations use the buffer too.
+ */
+static void check_vec(uint64_t vcpu)
+{
+    struct hv_vcpu_state saved = *hvu_exit_state();
+    struct hv_vcpu_vec in, bad, out, back;
+    uint64_t err = hvu_vcpu_vec_read(vcpu, &in);
+    bool xmm3 = true;
+    for (unsigned i = 0; i < 16; i++)
+        xmm3 = xmm3 && in.xmm[3][i] == GUEST_VEC_IN_BASE + i;
+    hvu_check(err == HV_OK && xmm3 && in.mxcsr == 0x1f80 && (in.mxcsr_mask & 0xffbfu) == 0xffbfu,
+              "vcpu.vec_read_guest_xmm3", "err %lu xmm3[0] 0x%x mxcsr 0x%lx mask 0x%lx", err, in.xmm[3][0],
+              in.mxcsr, in.mxcsr_mask);
+    bad = in;
+    memset(bad.xmm[2], 0xee, 16);
+    bad.mxcsr = 0x1f80u | (1u << 16);               /* bit 16 is reserved on every CPU */
+    err = hvu_vcpu_vec_write(vcpu, &bad);
+    uint64_t e2 = hvu_vcpu_vec_read(vcpu, &back);
+    hvu_check(err == HV_ERR_INVALID_ARGUMENT && e2 == HV_OK && memcmp(&back, &in, sizeof(in)) == 0,
+              "vcpu.vec_write_refused_changes_nothing", "err %lu/%lu", err, e2);
+    out = in;
+    for (unsigned i = 0; i < 16; i++)
+        out.xmm[2][i] = (uint8_t)(GUEST_VEC_OUT_BASE + i);
+    out.mxcsr = GUEST_VEC_MXCSR;
+    err = hvu_vcpu_vec_write(vcpu, &out);
+    e2 = hvu_vcpu_vec_read(vcpu, &back);
+    hvu_check(err == HV_OK && e2 == HV_OK && memcmp(&back, &out, sizeof(out)) == 0, "vcpu.vec_write_read",
+              "err %lu/%lu mxcsr 0x%lx", err, e2, back.mxcsr);
+    *hvu_exit_state() = saved;
+}
+
 static void basic(void)
 {
     struct hvu_vm vm;
@@ -471,6 +529,8 @@ static void basic(void)
             } else if (port == GUEST_PORT_PHASE && (s->rax & 0xff) == GUEST_PHASE_UNMAP) {
                 err = hvu_delete(probe_cap);
                 hvu_check(err == HV_OK && probe_cap != 0, "vmm.delete_mapped_frame_cap", "err %lu", err);
+            } else if (port == GUEST_PORT_PHASE && (s->rax & 0xff) == GUEST_PHASE_VEC) {
+                check_vec(vm.vcpu);
             } else if (port == GUEST_PORT_PHASE && (s->rax & 0xff) == GUEST_PHASE_DONE) {
                 done = true;
             } else {

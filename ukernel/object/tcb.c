@@ -26,8 +26,6 @@
 #define RFLAGS_RESERVED_ONE (1ull << 1)
 #define FPU_DEFAULT_FCW 0x037f
 #define FPU_DEFAULT_MXCSR 0x1f80u
-#define FXSAVE_FCW_OFFSET 0
-#define FXSAVE_MXCSR_OFFSET 24
 /* Flags user code may set: CF PF AF ZF SF TF DF OF AC ID — never IOPL, NT, VM, IF=0. */
 #define RFLAGS_USER_MASK 0x00240fd5ull
 
@@ -41,8 +39,8 @@ void tcb_init(struct tcb *t)
     /* The power-on FPU state: all x87 and SSE exceptions masked. */
     uint16_t fcw = FPU_DEFAULT_FCW;
     uint32_t mxcsr = FPU_DEFAULT_MXCSR;
-    memcpy(&t->fpu[FXSAVE_FCW_OFFSET], &fcw, sizeof(fcw));
-    memcpy(&t->fpu[FXSAVE_MXCSR_OFFSET], &mxcsr, sizeof(mxcsr));
+    memcpy(&t->fpu[TCB_FXSAVE_FCW], &fcw, sizeof(fcw));
+    memcpy(&t->fpu[TCB_FXSAVE_MXCSR], &mxcsr, sizeof(mxcsr));
 }
 
 struct hv_ipc_buffer *tcb_ipc_buffer(const struct tcb *t)

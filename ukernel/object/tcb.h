@@ -47,6 +47,15 @@ struct reply;
 struct sched_context;
 struct vcpu;
 
+/* FXSAVE image layout, 64-bit form (Intel SDM Vol. 1, 10.5.1, table 10-2). */
+#define TCB_FXSAVE_BYTES 512u
+#define TCB_FXSAVE_FCW 0u
+#define TCB_FXSAVE_MXCSR 24u
+#define TCB_FXSAVE_MXCSR_MASK 28u   /* 0 there means TCB_MXCSR_MASK_DEFAULT */
+#define TCB_FXSAVE_XMM 160u         /* XMM0..15, 16 bytes each */
+#define TCB_MXCSR_MASK_DEFAULT 0xffbfu  /* SDM 10.5.1.2: all but DAZ */
+_Static_assert(TCB_FXSAVE_XMM + 16u * 16u <= TCB_FXSAVE_BYTES, "XMM0-15 inside the FXSAVE image");
+
 struct tcb {
     struct kobj hdr;
     uint8_t state;              /* enum thread_state */
@@ -80,7 +89,7 @@ struct tcb {
     struct vcpu *vcpu;          /* bound vCPU: the thread runs that guest instead of user code */
 
     /* x87/SSE state (FXSAVE image): saved on every entry, restored on every exit. */
-    uint8_t fpu[512] __attribute__((aligned(16)));
+    uint8_t fpu[TCB_FXSAVE_BYTES] __attribute__((aligned(16)));
 };
 
 #define TCB_FLAG_CALL (1u << 0)     /* blocked send is a call (expects a reply) */

@@ -305,6 +305,64 @@ static enum hv_error read_counters(const struct vcpu *v, struct hv_msg *reply_ou
     return HV_OK;
 }
 
+/*
+ * The guest's SSE state is in its thread's FXSAVE area: vcpu_run fxrstor64s it before
+ * each entry and fxsave64s it after, so with the thread stopped and quiesced the area is
+ * the guest's. Invariant: the MXCSR there never has a bit outside the mask (FXRSTOR
+ * would #GP in the core), which decode_vec keeps.
+ */
+static uint32_t mxcsr_mask(const struct tcb *t)
+{
+    uint32_t m;
+    memcpy(&m, &t->fpu[TCB_FXSAVE_MXCSR_MASK], sizeof(m));
+    return m != 0 ? m : TCB_MXCSR_MASK_DEFAULT;    /* a thread that never ran: the SDM's default */
+}
+
+static enum hv_error read_vec(struct vcpu *v, struct hv_msg *reply_out)
+{
+    struct tcb *caller = sched_current();
+    struct hv_ipc_buffer *buf = caller != NULL ? tcb_ipc_buffer(caller) : NULL;
+    if (buf == NULL)
+        return HV_ERR_TRUNCATED;    /* the state travels in the IPC buffer */
+    if (v->tcb == NULL)
+        return HV_ERR_ILLEGAL_OPERATION;
+    if (!stopped(v))
+        return HV_ERR_BUSY;
+    quiesce(v);
+    const struct tcb *t = v->tcb;
+    struct hv_vcpu_vec s;
+    uint32_t mxcsr;
+    memcpy(&mxcsr, &t->fpu[TCB_FXSAVE_MXCSR], sizeof(mxcsr));
+    s.mxcsr = mxcsr;
+    s.mxcsr_mask = mxcsr_mask(t);
+    memcpy(s.xmm, &t->fpu[TCB_FXSAVE_XMM], sizeof(s.xmm));
+    memcpy(&buf->msg[HV_VCPU_VEC_WORD], &s, sizeof(s));
+    reply_out->tag = hv_tag(0, HV_VCPU_VEC_WORD + HV_VCPU_VEC_WORDS, 0);
+    return HV_OK;
+}
+
+static enum hv_error decode_vec(const struct vcpu *v, const uint64_t *args, unsigned nargs, struct hv_vcpu_vec *s)
+{
+    if (nargs < HV_VCPU_VEC_WORD + HV_VCPU_VEC_WORDS)
+        return HV_ERR_TRUNCATED;
+    memcpy(s, &args[HV_VCPU_VEC_WORD], sizeof(*s));
+    if (v->tcb == NULL)
+        return HV_ERR_ILLEGAL_OPERATION;
+    if (s->mxcsr > 0xffffffffull || (s->mxcsr & ~(uint64_t)mxcsr_mask(v->tcb)) != 0)
+        return HV_ERR_INVALID_ARGUMENT;
+    return stopped(v) ? HV_OK : HV_ERR_BUSY;
+}
+
+static void write_vec(struct vcpu *v, const struct hv_vcpu_vec *s)
+{
+    quiesce(v);
+    struct tcb *t = v->tcb;
+    uint32_t mxcsr = (uint32_t)s->mxcsr;
+    kassert((mxcsr & ~mxcsr_mask(t)) == 0);
+    memcpy(&t->fpu[TCB_FXSAVE_MXCSR], &mxcsr, sizeof(mxcsr));
+    memcpy(&t->fpu[TCB_FXSAVE_XMM], s->xmm, sizeof(s->xmm));
+}
+
 /* Wakes the CPU running the vCPU's thread so it leaves the guest and sees the request. */
 static void recall(struct vcpu *v)
 {
@@ -316,7 +374,8 @@ enum hv_error vcpu_invoke(const struct cap *root, struct cte *slot, uint64_t lab
                           const uint64_t *args, unsigned nargs, struct hv_msg *reply_out)
 {
     struct vcpu *v = vcpu_of(&slot->cap);
-    bool writes = label != HV_INV_VCPU_READ_STATE && label != HV_INV_VCPU_READ_COUNTERS;
+    bool writes = label != HV_INV_VCPU_READ_STATE && label != HV_INV_VCPU_READ_COUNTERS &&
+                  label != HV_INV_VCPU_READ_VEC;
     if (!cap_has_rights(&slot->cap, writes ? HV_RIGHT_WRITE : HV_RIGHT_READ))
         return HV_ERR_INSUFFICIENT_RIGHTS;
     enum hv_error err;
@@ -385,6 +444,15 @@ enum hv_error vcpu_invoke(const struct cap *root, struct cte *slot, uint64_t lab
         return HV_OK;
     case HV_INV_VCPU_READ_COUNTERS:
         return read_counters(v, reply_out);
+    case HV_INV_VCPU_READ_VEC:
+        return read_vec(v, reply_out);
+    case HV_INV_VCPU_WRITE_VEC: {
+        struct hv_vcpu_vec s;
+        if ((err = decode_vec(v, args, nargs, &s)) != HV_OK)
+            return err;
+        write_vec(v, &s);
+        return HV_OK;
+    }
     default:
         return HV_ERR_UNKNOWN_INVOCATION;
     }

@@ -142,7 +142,7 @@ static void controller_command(struct vkbc *k, uint8_t cmd)
     default:
         /* 0xf0-0xff pulse output bits whose command bit is 0 for 6 us; bit 0 is CPU reset. */
         if ((cmd & 0xf0u) == 0xf0u && !(cmd & 1u))
-            vdev_event_raise(&k->events, VDEV_EVENT_RESET);
+            vdev_event_raise(&k->events, VDEV_EVENT_RESET_KBC);
         break;
     }
     update_irq(k);
@@ -158,7 +158,7 @@ static void controller_data(struct vkbc *k, uint8_t cmd, uint8_t b)
     case VKBC_CMD_WRITE_OUTPUT:
         k->outport = b;
         if (!(b & 1u))
-            vdev_event_raise(&k->events, VDEV_EVENT_RESET);    /* reset line driven low */
+            vdev_event_raise(&k->events, VDEV_EVENT_RESET_KBC);    /* reset line driven low */
         break;
     case VKBC_CMD_KBD_LOOP:
         push(k, b, false);

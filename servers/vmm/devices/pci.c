@@ -178,7 +178,7 @@ void vpci_bus_write(void *dev, unsigned cpu, uint64_t port, unsigned size, uint6
     if (port == VPCI_RESET_CONTROL && size == 1) {
         /* Bit 2 going 0 -> 1 starts the reset the other bits select (Linux writes 0x02, then 0x06). */
         if ((val & VPCI_RCR_RST_CPU) && !(pci->reset_control & VPCI_RCR_RST_CPU))
-            vdev_event_raise(&pci->events, VDEV_EVENT_RESET);
+            vdev_event_raise(&pci->events, VDEV_EVENT_RESET_RCR);
         pci->reset_control = (uint8_t)(val & 0x0eu);
         return;
     }

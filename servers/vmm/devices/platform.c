@@ -89,6 +89,7 @@ enum vmm_platform_error vmm_platform_init(struct vmm_platform *p, const struct v
     if (cfg->cpus == 0 || cfg->cpus > VMM_MAX_VCPUS)
         return VMM_PLATFORM_ERR_CPUS;
     memset(p, 0, sizeof(*p));
+    p->cfg = *cfg;
     p->cpus = cfg->cpus;
     p->clock = cfg->clock;
     struct apic_bus bus = { apic_deliver, p };
@@ -123,6 +124,17 @@ enum vmm_platform_error vmm_platform_init(struct vmm_platform *p, const struct v
         vbus_add(&p->mmio, VIOAPIC_BASE, VIOAPIC_SIZE, vioapic_bus_read, vioapic_bus_write, &p->ioapic) == VBUS_OK &&
         vbus_add(&p->mmio, VLAPIC_BASE, VLAPIC_SIZE, vlapic_bus_read, vlapic_bus_write, p->lapic) == VBUS_OK;
     return ok ? VMM_PLATFORM_OK : VMM_PLATFORM_ERR_BUS;
+}
+
+void vmm_platform_reset(struct vmm_platform *p)
+{
+    struct vmm_platform_config cfg = p->cfg;
+    struct vrtc rtc = p->rtc;       /* its irq8 and clock point into *p and cfg: still valid */
+    enum vmm_platform_error err = vmm_platform_init(p, &cfg);
+    assert(err == VMM_PLATFORM_OK);
+    (void)err;
+    p->rtc = rtc;
+    vrtc_reset(&p->rtc);
 }
 
 bool vmm_platform_pio_read(struct vmm_platform *p, unsigned cpu, uint16_t port, unsigned size, uint32_t *val)

@@ -44,6 +44,7 @@ struct vmm_platform_config {
 };
 
 struct vmm_platform {
+    struct vmm_platform_config cfg; /* as given to vmm_platform_init (vmm_platform_reset reuses it) */
     unsigned cpus;
     const struct vclock *clock;
     struct vpic pic;
@@ -63,6 +64,14 @@ struct vmm_platform {
 enum vmm_platform_error { VMM_PLATFORM_OK = 0, VMM_PLATFORM_ERR_CPUS, VMM_PLATFORM_ERR_BUS };
 
 enum vmm_platform_error vmm_platform_init(struct vmm_platform *p, const struct vmm_platform_config *cfg);
+/*
+ * A PC's reset line (the vmm's answer to VDEV_EVENT_RESET): every device back to its
+ * power-on state, as vmm_platform_init left it, except the RTC, which a reset does not
+ * reach on a PC (battery-backed): its clock and CMOS NVRAM are kept and vrtc_reset clears
+ * its interrupt enables and flags. Events not yet taken are dropped. Cannot fail: the
+ * configuration was accepted at init.
+ */
+void vmm_platform_reset(struct vmm_platform *p);
 
 /* An ISA IRQ line (0-15) or I/O APIC GSI (16-23, later PCI devices). */
 void vmm_platform_set_isa_irq(struct vmm_platform *p, unsigned irq, bool level);

@@ -343,6 +343,13 @@ void vrtc_set_memory(struct vrtc *rtc, uint64_t below_4g, uint64_t above_4g, uns
     rtc->cmos[VRTC_NR_CPUS] = (uint8_t)(cpus - 1u);
 }
 
+void vrtc_reset(struct vrtc *rtc)
+{
+    rtc->cmos[VRTC_REG_B] &= (uint8_t)~(VRTC_B_PIE | VRTC_B_AIE | VRTC_B_UIE | VRTC_B_SQWE);
+    rtc->reg_c = 0;
+    vdev_irq_set(&rtc->irq8, false);
+}
+
 bool vrtc_nmi_masked(const struct vrtc *rtc)
 {
     return (rtc->index & VRTC_NMI_DISABLE) != 0;

@@ -74,6 +74,12 @@ void vrtc_init(struct vrtc *rtc, const struct vclock *clock, int64_t wall_now, s
 /* Fill the memory-size and CPU-count bytes (ram split at the PCI hole). */
 void vrtc_set_memory(struct vrtc *rtc, uint64_t ram_below_4g, uint64_t ram_above_4g, unsigned cpus);
 bool vrtc_nmi_masked(const struct vrtc *rtc);
+/*
+ * The chip's RESET pin (a PC's reset): the clock, the NVRAM and register A are kept (they
+ * are battery-backed); PIE, AIE, UIE and SQWE in register B and every flag in register C
+ * are cleared, so IRQ8 drops (MC146818A datasheet, "RESET").
+ */
+void vrtc_reset(struct vrtc *rtc);
 /* The guest-visible wall clock now, in seconds since 1970 (after any guest setting). */
 int64_t vrtc_wall_time(const struct vrtc *rtc);
 

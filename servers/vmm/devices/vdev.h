@@ -51,9 +51,12 @@ static inline void vdev_irq_pulse(const struct vdev_irq *irq)
 
 /* Whole-VM events a device raises for the vmm (reset line, ACPI S5). */
 enum vdev_event {
-    VDEV_EVENT_RESET = 1u << 0,     /* keyboard controller 0xfe pulse, port 0xcf9 reset */
+    VDEV_EVENT_RESET_KBC = 1u << 0, /* keyboard controller: 0xfe pulse or output-port bit 0 low */
     VDEV_EVENT_POWEROFF = 1u << 1,  /* PM1a control: SLP_EN with the S5 sleep type */
+    VDEV_EVENT_RESET_RCR = 1u << 2, /* PIIX reset control 0xcf9 (also the FADT's RESET_REG) */
 };
+/* Either reset line: the vmm resets the whole VM (the source only goes to the log). */
+#define VDEV_EVENT_RESET ((uint32_t)VDEV_EVENT_RESET_KBC | (uint32_t)VDEV_EVENT_RESET_RCR)
 
 struct vdev_events {
     void (*raise)(void *ctx, enum vdev_event ev);

@@ -170,6 +170,13 @@ enum hv_invocation {
     HV_INV_VCPU_RECALL = 66,        /* force an HV_EXIT_RECALL exit soon (any thread, any CPU) */
     HV_INV_VCPU_READ_COUNTERS = 67, /* needs READ; any time, running or not -> totals in w0-w3,
                                        struct hv_vcpu_counters in the IPC buffer (hv/vcpu.h) */
+    /* The guest's SSE registers and MXCSR (struct hv_vcpu_vec at HV_VCPU_VEC_WORD, hv/vcpu.h),
+     * from its thread's FXSAVE area. Errors: unbound (no thread holds the state)
+     * HV_ERR_ILLEGAL_OPERATION; running HV_ERR_BUSY; WRITE shorter than the struct
+     * HV_ERR_TRUNCATED, MXCSR above 32 bits or with a bit outside the CPU's MXCSR_MASK
+     * HV_ERR_INVALID_ARGUMENT (FXRSTOR would fault on it). */
+    HV_INV_VCPU_READ_VEC = 68,      /* needs READ -> struct hv_vcpu_vec in the caller's IPC buffer */
+    HV_INV_VCPU_WRITE_VEC = 69,     /* struct hv_vcpu_vec in the message words at HV_VCPU_VEC_WORD */
     /*
      * Notification. A `call` on a notification cap with label 0 signals it (as send
      * does); any other label is an invocation. SET_TIMER is the core's only timer,

@@ -106,6 +106,24 @@ _Static_assert(sizeof(struct hv_vcpu_state) % 8u == 0, "state is whole words");
 _Static_assert(HV_VCPU_STATE_WORD + sizeof(struct hv_vcpu_state) / 8u <= 64u,
                "the exit message fits HV_MSG_MAX_WORDS");
 
+/*
+ * The guest's SSE registers (HV_INV_VCPU_READ_VEC / WRITE_VEC), in IPC-buffer words
+ * HV_VCPU_VEC_WORD.. . They live in the vCPU thread's FXSAVE area (the core restores it
+ * before each guest entry and saves it after). Not the whole 512-byte FXSAVE image: a
+ * message holds 64 words of which 4 are the registers, so 480 bytes at most, and the x87
+ * part is no VMM's business (the emulator does no x87). XMM0..15 only: the guests' CPUID
+ * hides AVX and XSAVE, so there is no YMM upper half to carry.
+ */
+struct hv_vcpu_vec {
+    uint64_t mxcsr;             /* bits 0-31; WRITE: a bit outside mxcsr_mask is HV_ERR_INVALID_ARGUMENT */
+    uint64_t mxcsr_mask;        /* READ: the bits MXCSR may have (the CPU's MXCSR_MASK); ignored by WRITE */
+    uint8_t xmm[16][16];        /* XMM0..15, little-endian */
+};
+#define HV_VCPU_VEC_WORD 4u
+#define HV_VCPU_VEC_WORDS (sizeof(struct hv_vcpu_vec) / 8u)
+_Static_assert(sizeof(struct hv_vcpu_vec) % 8u == 0, "vector state is whole words");
+_Static_assert(HV_VCPU_VEC_WORD + sizeof(struct hv_vcpu_vec) / 8u <= 64u, "the vector state fits HV_MSG_MAX_WORDS");
+
 /* Fault label of a VM exit (next to HV_FAULT_* in fault.h) and the reply that resumes. */
 #define HV_FAULT_VM_EXIT 5u
 #define HV_VCPU_REPLY_RESUME 0u     /* == HV_FAULT_RESUME */
