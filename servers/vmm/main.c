@@ -69,6 +69,7 @@ static int setup(struct vmm *v)
         c->index = i;
         c->vcpu_cap = info->vm_control_slot + HV_VM_SLOT_VCPU(i);
         c->tcb_cap = info->vm_control_slot + HV_VM_SLOT_TCB(i);
+        c->wait_sipi = i != 0;      /* APs wait for INIT/SIPI from the guest (smp.c) */
         v->free_replies[v->nfree++] = info->vm_control_slot + HV_VM_SLOT_REPLY(i);
     }
 
@@ -131,8 +132,6 @@ static int setup(struct vmm *v)
     vmm_console_init(v);
     if (!v->have_timer)
         vmm_log(v, "the core has no timer: HLT does not sleep (polling)");
-    if (v->ncpus > 1)
-        vmm_log(v, "vCPUs 1..%u wait for INIT/SIPI, which this vmm does not start yet", v->ncpus - 1);
 
     /* vCPU 0 starts at the kernel's 64-bit entry. */
     st.mtd = HV_MTD_ALL & ~HV_MTD_TSC;
@@ -140,6 +139,7 @@ static int setup(struct vmm *v)
         return setup_fail(v, "VCPU_WRITE_STATE", err);
     if ((err = vmm_invoke(v->cpu[0].tcb_cap, HV_INV_TCB_RESUME, 0, NULL, NULL)) != HV_OK)
         return setup_fail(v, "starting vCPU 0", err);
+    v->cpu[0].started = true;
     return VMM_RUNNING;
 }
 
@@ -164,7 +164,10 @@ static void on_exit_message(struct vmm *v, const struct hv_msg *m, uint64_t repl
     c->trace[c->exits % VMM_TRACE] = (struct vmm_trace){ c->reason, c->qual, c->st.rip, c->st.rflags,
                                                          c->st.intr_state, c->st.inject_event, 0, 0 };
     v->nfree--;
-    if (vmm_handle_exit(v, c) && v->stop == VMM_RUNNING) {
+    bool resume = vmm_handle_exit(v, c);
+    if (v->stop != VMM_RUNNING || vmm_smp_events(v, c))
+        return;                     /* stopped, or an INIT keeps it (a SIPI may have restarted it) */
+    if (resume) {
         vmm_tick(v);
         vmm_inject_pending(v, c);
         vmm_resume(v, c);
@@ -182,6 +185,15 @@ static void report(const struct vmm *v)
             (unsigned long)(v->exits_by_reason[HV_EXIT_MSR_READ] + v->exits_by_reason[HV_EXIT_MSR_WRITE]),
             (unsigned long)v->exits_by_reason[HV_EXIT_CPUID], (unsigned long)v->exits_by_reason[HV_EXIT_INTR_WINDOW],
             (unsigned long)v->exits_by_reason[HV_EXIT_RECALL]);
+    if (v->ncpus > 1) {
+        unsigned up = 0;
+        for (unsigned i = 0; i < v->ncpus; i++)
+            up += v->cpu[i].started ? 1u : 0u;
+        vmm_log(v, "%u of %u vCPUs started, %lu startup IPIs taken, %lu NMIs injected", up, v->ncpus,
+                (unsigned long)v->sipis, (unsigned long)v->nmis);
+        for (unsigned i = 0; i < v->ncpus; i++)
+            vmm_log(v, "  vcpu %u: %lu exits", i, (unsigned long)v->cpu[i].exits);
+    }
 }
 
 int main(void)
