@@ -23,7 +23,10 @@
  * VM events, the timer re-armed), then one receive on the exit endpoint that returns
  * either a VM exit (badge = vCPU + 1) or the bound notification (timer, console IRQ).
  * An exit is handled and answered at once, except HLT without a pending interrupt:
- * its Reply object keeps it until vmm_service injects one.
+ * its Reply object keeps it until vmm_service injects one. Several vCPUs: their exits
+ * queue on the one endpoint; each receive takes a free Reply object (free_replies), the
+ * answer gives it back, so held vCPUs (HLT, an AP waiting for SIPI) keep theirs. Only
+ * vCPU 0 starts here; APs start at the guest's INIT/SIPI (smp.c).
  */
 #include <stdio.h>
 #include <stdlib.h>

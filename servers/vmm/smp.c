@@ -29,6 +29,9 @@ static void start_ap(struct vmm *v, struct vmm_vcpu *c, uint8_t vector)
     c->window = false;
     c->nmi_window = false;
     c->nmi_blocked = false;
+    while (vmm_platform_take_nmi(&v->plat, c->index)) {
+        /* NMIs sent while it waited for SIPI are lost, as on hardware */
+    }
     if (c->started) {
         vmm_resume(v, c);           /* the exit held since INIT, answered with every group */
         return;

@@ -29,7 +29,7 @@ static void ext_topology_leaf(uint32_t sub, unsigned apic_id, unsigned ncpus, ui
     if (sub == 0) {                     /* SMT: one thread per core */
         r[0] = 0;
         r[1] = 1;
-        r[2] = sub | (TOPO_LEVEL_SMT << TOPO_LEVEL_TYPE_SHIFT);
+        r[2] = TOPO_LEVEL_SMT << TOPO_LEVEL_TYPE_SHIFT;     /* level number 0 */
     } else if (sub == 1) {              /* cores: the package */
         r[0] = topology_order(ncpus);
         r[1] = ncpus;
