@@ -10,8 +10,9 @@
  * 0x40: count, EOI, answer the BSP with vector 0x41; vector 2: count NMIs), enables its
  * local APIC with logical ID bit 1 (flat model), records its LAPIC ID register, and halts
  * with interrupts on. Checks (PASS:/FAIL: smp.*, then SUMMARY, then S5):
- *   ap_real_mode, ap_cpuid_apic_id, ap_protected_mode, ap_lapic_id, bsp_lapic_id,
- *   ipi_bsp_to_ap, ipi_ap_to_bsp (fixed, physical), ipi_all_but_self (shorthand),
+ *   ap_real_mode, ap_protected_mode, ap_cpuid_apic_id, ap_lapic_id, bsp_lapic_id,
+ *   ipi_bsp_to_ap, ipi_ap_to_bsp (fixed, physical), tsc_consistent (the AP's TSC, read in
+ *   its IPI handler, lies between the BSP's readings around the IPI), ipi_all_but_self,
  *   ipi_logical (flat logical destination), nmi_ipi, sipi_to_started_ignored (a SIPI with
  *   vector 0x09 to the started AP: the stub at 0x9000 must not run), ap_restart (INIT and
  *   SIPI again to the halted AP: the trampoline runs again), ipi_after_restart.
@@ -114,14 +115,14 @@ entry64:
     call wait_ge
     lea name_real(%rip), %rsi
     call report
-    mov T(tramp_apicid), %eax
-    cmp $1, %eax
-    lea name_cpuid_id(%rip), %rsi
-    call report
     lea ap_state(%rip), %rdi
     mov $2, %esi
     call wait_ge
     lea name_protected(%rip), %rsi
+    call report
+    mov T(tramp_apicid), %eax       /* stored before the switch to protected mode */
+    cmp $1, %eax
+    lea name_cpuid_id(%rip), %rsi
     call report
     mov ap_lapic_id(%rip), %eax
     cmp $0x01000000, %eax
@@ -147,11 +148,35 @@ entry64:
     lea name_ipi_to_bsp(%rip), %rsi
     call report
 
+    /* The AP's TSC (stamped by its IPI handler) lies between two BSP readings around the IPI. */
+    rdtsc
+    shl $32, %rdx
+    or %rax, %rdx
+    mov %rdx, %r14
+    movl $0x01000000, LAPIC_ICR_HI(%rbx)
+    movl $ICR_FIXED | VEC_AP, LAPIC_ICR_LO(%rbx)
+    lea ap_ipis(%rip), %rdi
+    mov $2, %esi
+    call wait_ge
+    rdtsc
+    shl $32, %rdx
+    or %rax, %rdx
+    mov ap_tsc(%rip), %rax
+    cmp %r14, %rax
+    jb 11f
+    cmp %rdx, %rax
+    ja 11f
+    xor %eax, %eax                  /* ZF: t0 <= ap_tsc <= t1 */
+    jmp 12f
+11: or $1, %eax
+12: lea name_tsc(%rip), %rsi
+    call report
+
     /* All excluding self. */
     movl $0, LAPIC_ICR_HI(%rbx)
     movl $ICR_ALL_BUT_SELF | ICR_FIXED | VEC_AP, LAPIC_ICR_LO(%rbx)
     lea ap_ipis(%rip), %rdi
-    mov $2, %esi
+    mov $3, %esi
     call wait_ge
     lea name_ipi_others(%rip), %rsi
     call report
@@ -160,7 +185,7 @@ entry64:
     movl $0x02000000, LAPIC_ICR_HI(%rbx)
     movl $ICR_LOGICAL | ICR_FIXED | VEC_AP, LAPIC_ICR_LO(%rbx)
     lea ap_ipis(%rip), %rdi
-    mov $3, %esi
+    mov $4, %esi
     call wait_ge
     lea name_ipi_logical(%rip), %rsi
     call report
@@ -196,7 +221,7 @@ entry64:
     movl $0x01000000, LAPIC_ICR_HI(%rbx)
     movl $ICR_FIXED | VEC_AP, LAPIC_ICR_LO(%rbx)
     lea ap_ipis(%rip), %rdi
-    mov $4, %esi
+    mov $5, %esi
     call wait_ge
     lea name_ipi_again(%rip), %rsi
     call report
@@ -324,6 +349,13 @@ ap_pm32:
     jmp 9b
 
 ap_ipi_handler:
+    push %eax
+    push %edx
+    rdtsc
+    mov %eax, PM(ap_tsc)
+    mov %edx, PM(ap_tsc) + 4
+    pop %edx
+    pop %eax
     lock incl PM(ap_ipis)
     movl $0, LAPIC + LAPIC_EOI
     movl $0, LAPIC + LAPIC_ICR_HI
@@ -405,6 +437,8 @@ ap_lapic_id: .long 0
 ap_ipis:     .long 0
 ap_nmis:     .long 0
 bsp_ipis:    .long 0
+    .p2align 3
+ap_tsc:      .quad 0
 
 msg_start:   .asciz "guest_smp: starting\n"
 msg_pass:    .asciz "PASS: "
@@ -417,13 +451,14 @@ name_ap_lapic_id:  .asciz "smp.ap_lapic_id"
 name_bsp_lapic_id: .asciz "smp.bsp_lapic_id"
 name_ipi_to_ap:    .asciz "smp.ipi_bsp_to_ap"
 name_ipi_to_bsp:   .asciz "smp.ipi_ap_to_bsp"
+name_tsc:          .asciz "smp.tsc_consistent"
 name_ipi_others:   .asciz "smp.ipi_all_but_self"
 name_ipi_logical:  .asciz "smp.ipi_logical"
 name_nmi:          .asciz "smp.nmi_ipi"
 name_sipi_ignored: .asciz "smp.sipi_to_started_ignored"
 name_restart:      .asciz "smp.ap_restart"
 name_ipi_again:    .asciz "smp.ipi_after_restart"
-msg_summary: .asciz "SUMMARY: 13 tests, "
+msg_summary: .asciz "SUMMARY: 14 tests, "
 msg_failures: .asciz " failures\n"
     .p2align 4
     .fill 1024, 1, 0
