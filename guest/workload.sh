@@ -14,6 +14,10 @@ check() {   # check <name> <command...>: PASS if the command succeeds
     fi
 }
 
+check_eq() {   # check_eq <name> <got> <want>: PASS if equal, else FAIL showing both
+    check "$1" sh -c '[ "$1" = "$2" ] || { echo "got \"$1\", want \"$2\""; exit 1; }' _ "$2" "$3"
+}
+
 # The kernel's monotonic clock in ns (/proc/timer_list: "now at <ns> nsecs"), for the phase
 # durations scripts/bench compares (guest_cpu_ratio, forkexec_*_ratio); /proc/uptime's
 # 10 ms steps are too coarse for a ratio near 1. Falls back to /proc/uptime.
@@ -24,6 +28,10 @@ now_ns() {
 seconds() {   # seconds <start_ns> <end_ns>: the difference in seconds, 6 decimals
     awk "BEGIN { printf \"%.6f\", ($2 - $1) / 1e9 }"
 }
+
+# hv.cpus=N on the command line: the VM has N CPUs (the cpus check, and the SMP checks below).
+cpus_cmdline=$(sed -n 's/.*hv\.cpus=\([0-9][0-9]*\).*/\1/p' /proc/cmdline)
+[ -n "$cpus_cmdline" ] && HV_EXPECT_CPUS=$cpus_cmdline && export HV_EXPECT_CPUS
 
 # Kernel and userspace basics.
 check uname sh -c '[ "$(uname -s)" = Linux ] && [ "$(uname -m)" = x86_64 ]'
@@ -60,5 +68,47 @@ while [ $n -lt 20000 ]; do acc=$(((acc * 31 + n) % 1000003)); n=$((n + 1)); done
 end=$(now_ns)
 check cpu_loop [ "$acc" -ne 0 ]
 echo "hv-guest: cpu loop 20000 steps in $(seconds "$start" "$end") s"
+
+# SMP (only with hv.cpus=N, N > 1): every CPU online, work placed on CPU 0 and on the last
+# CPU runs there, every CPU takes local timer interrupts, rescheduling IPIs were sent, two
+# CPU-bound loops at once, and the last CPU taken offline and brought back (the second
+# INIT/SIPI to a started CPU).
+if [ "${HV_EXPECT_CPUS:-1}" -gt 1 ]; then
+    last=$((HV_EXPECT_CPUS - 1))
+    # The CPU a task pinned to CPU $1 ran on (/proc/self/stat field 39).
+    ran_on() { taskset -c "$1" awk '{ print $39 }' /proc/self/stat; }
+    # The smallest (min) or the total (sum) per-CPU count on /proc/interrupts line $2.
+    irq_count() {
+        awk -v how="$1" -v name="$2:" -v n="$HV_EXPECT_CPUS" '$1 == name {
+            m = -1; s = 0
+            for (i = 2; i <= n + 1; i++) { s += $i; if (m < 0 || $i < m) m = $i }
+            print (how == "min" ? m : s); exit }' /proc/interrupts
+    }
+    check_eq smp_online "$(cat /sys/devices/system/cpu/online)" "0-$last"
+    check_eq smp_nproc "$(nproc)" "$HV_EXPECT_CPUS"
+    check_eq smp_runs_on_cpu0 "$(ran_on 0)" 0
+    check_eq smp_runs_on_last_cpu "$(ran_on $last)" "$last"
+    check smp_local_timer_every_cpu [ "$(irq_count min LOC)" -gt 0 ]
+    check smp_resched_ipis [ "$(irq_count sum RES)" -gt 0 ]
+    grep -E '^ *(LOC|RES|CAL|TLB):' /proc/interrupts | sed 's/^ */hv-guest: interrupts /'
+    # Two CPU-bound loops pinned to different CPUs at once; both finish with the same result.
+    loop='n=0; a=0; while [ $n -lt 20000 ]; do a=$(((a * 31 + n) % 1000003)); n=$((n + 1)); done; echo $a'
+    start=$(now_ns)
+    taskset -c 0 sh -c "$loop" >/tmp/par0 &
+    p0=$!
+    taskset -c "$last" sh -c "$loop" >/tmp/par1 &
+    p1=$!
+    wait $p0
+    wait $p1
+    end=$(now_ns)
+    check_eq smp_parallel_loops "$(cat /tmp/par0) $(cat /tmp/par1)" "$(sh -c "$loop") $(sh -c "$loop")"
+    echo "hv-guest: two cpu loops of 20000 steps in parallel in $(seconds "$start" "$end") s"
+    # Hotplug: offline (the CPU parks with interrupts off), online again (INIT/SIPI again).
+    echo 0 >/sys/devices/system/cpu/cpu$last/online
+    check_eq smp_cpu_offline "$(cat /sys/devices/system/cpu/online)" "$([ $last -eq 1 ] && echo 0 || echo 0-$((last - 1)))"
+    echo 1 >/sys/devices/system/cpu/cpu$last/online
+    check_eq smp_cpu_online_again "$(cat /sys/devices/system/cpu/online)" "0-$last"
+    check_eq smp_runs_on_last_cpu_again "$(ran_on $last)" "$last"
+fi
 
 echo "SUMMARY: $tests tests, $failures failures"

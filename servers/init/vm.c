@@ -100,7 +100,7 @@ struct vm *vm_of_server(const struct server *s)
 /*
  * The VM's fixed configuration, applied at boot and again whenever its vmm stops: each
  * thread stopped, configured (fault endpoint = its badged exit mint, the empty CSpace and
- * VSpace, the vmm's priority and affinity) and bound to its VCPU, each VCPU on the VM's
+ * VSpace, a priority just below the vmm's, its affinity) and bound to its VCPU, each VCPU on the VM's
  * GuestMemory in the manifest's mode. A vmm may have rebound, reconfigured or reprioritised
  * them; this undoes all of it, so every incarnation gets the VM in the same shape.
  */
@@ -116,7 +116,7 @@ static uint64_t vm_reset(struct vm *v)
     for (unsigned i = 0; i < v->m->vcpus; i++) {
         uint64_t cfg[5] = { v->fault[i], vcpu_cspace, vcpu_vspace, 0, 0 };
         e |= hvu_invoke(v->tcb[i], HV_INV_TCB_CONFIGURE, 5, cfg, NULL);
-        uint64_t prio[1] = { vmm->priority };
+        uint64_t prio[1] = { HV_VM_VCPU_PRIORITY(vmm->priority) };
         e |= hvu_invoke(v->tcb[i], HV_INV_TCB_SET_PRIORITY, 1, prio, NULL);
         if (vmm->cpus_count > 0) {
             uint64_t cpu[1] = { vmm->cpus[i % vmm->cpus_count] };

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* cpuid: what the guest's CPUID says — the host CPU's answer minus what the VM does not offer, plus the hypervisor bit. */
+#include "topology.h"
 #include "vmm.h"
 
 /* Leaf 1 ECX. */
@@ -21,7 +22,6 @@
 #define L1D_MCA (1u << 14)
 #define L1D_DS (1u << 21)
 #define L1D_ACPI (1u << 22)
-#define L1D_HTT (1u << 28)
 #define L1D_TM (1u << 29)
 #define L1D_PBE (1u << 31)
 /* Leaf 7 EBX: what the VM passes through (no TSX, MPX, AVX, PQM, SGX, INVPCID, SMEP/SMAP). */
@@ -40,7 +40,9 @@
 #define E1C_PERFCTR_CORE (1u << 23)
 #define E1D_RDTSCP (1u << 27)
 
-#define LEAF_BASIC_MAX 0x7u             /* leaves above (topology, XSAVE, PMU) read as zero */
+#define LEAF_BASIC_MAX 0xbu             /* leaves 8-0xA (PMU) read as zero, 0xB is the topology (topology.c) */
+#define LEAF_PASSED_MAX 0x7u            /* the host's basic leaves up to here, filtered */
+#define LEAF_EXT_TOPOLOGY 0xbu
 #define LEAF_HV_FIRST 0x40000000u
 #define LEAF_HV_LAST 0x4fffffffu
 #define LEAF_SVM 0x8000000au
@@ -60,22 +62,20 @@ void vmm_cpuid(const struct vmm *v, const struct vmm_vcpu *c, uint32_t leaf, uin
     r[0] = r[1] = r[2] = r[3] = 0;
     if (leaf >= LEAF_HV_FIRST && leaf <= LEAF_HV_LAST)
         return;     /* no paravirtual interface: Linux finds no known hypervisor signature */
-    if (leaf < 0x80000000u && leaf > LEAF_BASIC_MAX)
+    if (leaf < 0x80000000u && leaf > LEAF_PASSED_MAX && leaf != LEAF_EXT_TOPOLOGY)
         return;
     host_cpuid(leaf, sub, r);
+    topology_cpuid(leaf, sub, c->index, v->ncpus, r);
     switch (leaf) {
     case 0:
         if (r[0] > LEAF_BASIC_MAX)
             r[0] = LEAF_BASIC_MAX;
         break;
     case 1:
-        r[1] = (r[1] & 0x0000ffffu) | ((uint32_t)c->index << 24) | ((uint32_t)v->ncpus << 16);
         r[2] &= ~(L1C_MONITOR | L1C_VMX | L1C_SMX | L1C_EST | L1C_TM2 | L1C_PDCM | L1C_PCID | L1C_X2APIC |
                   L1C_TSC_DEADLINE | L1C_XSAVE | L1C_OSXSAVE | L1C_AVX);
         r[2] |= L1C_HYPERVISOR;
-        r[3] &= ~(L1D_MCE | L1D_MCA | L1D_DS | L1D_ACPI | L1D_TM | L1D_PBE | L1D_HTT);
-        if (v->ncpus > 1)
-            r[3] |= L1D_HTT;
+        r[3] &= ~(L1D_MCE | L1D_MCA | L1D_DS | L1D_ACPI | L1D_TM | L1D_PBE);  /* HTT: topology.c */
         break;
     case 7:
         if (sub == 0) {

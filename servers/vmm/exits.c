@@ -147,6 +147,8 @@ static bool on_hlt(struct vmm *v, struct vmm_vcpu *c)
         return true;            /* nothing would wake us: the guest polls through its idle loop */
     if (vmm_platform_intr_pending(&v->plat, c->index) && (c->st.rflags & (1ull << 9)) != 0)
         return true;            /* an interrupt is waiting: no sleep */
+    if (v->plat.lapic[c->index].nmi_pending != 0 && !c->nmi_blocked)
+        return true;            /* an NMI wakes HLT whatever IF says */
     c->halted = true;
     return false;               /* held until vmm_service finds an interrupt for it */
 }
@@ -156,6 +158,14 @@ static bool on_resume(struct vmm *v, struct vmm_vcpu *c)
 {
     (void)v;
     (void)c;
+    return true;
+}
+
+/* The NMI handler ended (or NMIs are unblocked): the next one can go in. */
+static bool on_nmi_window(struct vmm *v, struct vmm_vcpu *c)
+{
+    (void)v;
+    c->nmi_blocked = false;
     return true;
 }
 
@@ -212,7 +222,7 @@ static const exit_handler handlers[HV_EXIT_REASON_COUNT] = {
     [HV_EXIT_GPA] = on_gpa,
     [HV_EXIT_EXCEPTION] = on_exception,
     [HV_EXIT_INTR_WINDOW] = on_resume,
-    [HV_EXIT_NMI_WINDOW] = on_resume,
+    [HV_EXIT_NMI_WINDOW] = on_nmi_window,
     [HV_EXIT_TRIPLE_FAULT] = on_triple_fault,
     [HV_EXIT_RECALL] = on_resume,
     [HV_EXIT_MSR_READ] = on_msr_read,

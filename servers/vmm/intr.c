@@ -5,6 +5,7 @@
 #include "vmm.h"
 
 #define RFLAGS_IF (1ull << 9)
+#define VMM_NMI_VECTOR 2u
 
 uint64_t vmm_now_ns(void *ctx)
 {
@@ -54,9 +55,34 @@ static bool can_take(const struct vmm_vcpu *c)
            (c->st.inject_event & HV_INJECT_VALID) == 0;
 }
 
+/*
+ * NMIs (LVT LINT1 or an NMI IPI). Nothing tells the vmm whether the guest blocks NMIs, so
+ * it keeps track: an injected NMI blocks further ones until the NMI window exit (VMX: NMI
+ * blocking ended; SVM: the guest's next IRET, the end of its handler); until then a pending
+ * one waits for that window. An event already in delivery goes first.
+ */
+static void inject_nmi(struct vmm *v, struct vmm_vcpu *c)
+{
+    c->nmi_window = (c->st.intr_state & HV_INTR_REQUEST_NMI_WINDOW) != 0;
+    if (v->plat.lapic[c->index].nmi_pending == 0 && !c->nmi_blocked)
+        return;
+    if (v->plat.lapic[c->index].nmi_pending != 0 && !c->nmi_blocked &&
+        (c->st.inject_event & HV_INJECT_VALID) == 0 && vmm_platform_take_nmi(&v->plat, c->index)) {
+        c->st.inject_event = HV_INJECT_VALID | ((uint64_t)HV_INJECT_TYPE_NMI << HV_INJECT_TYPE_SHIFT) | VMM_NMI_VECTOR;
+        c->st.inject_error = 0;
+        c->nmi_blocked = true;
+        v->nmis++;
+    }
+    /* Watch for the end of the handler (blocked), or for the event in delivery (pending). */
+    c->st.intr_state |= HV_INTR_REQUEST_NMI_WINDOW;
+    c->st.mtd |= HV_MTD_INJECT | HV_MTD_RSP_RIP_RFLAGS;
+    c->nmi_window = true;
+}
+
 void vmm_inject_pending(struct vmm *v, struct vmm_vcpu *c)
 {
     c->window = false;
+    inject_nmi(v, c);
     if (!vmm_platform_intr_pending(&v->plat, c->index))
         return;
     uint8_t vector;
@@ -89,18 +115,32 @@ void vmm_service(struct vmm *v)
     if (v->stop != VMM_RUNNING)
         return;
 
-    for (unsigned i = 0; i < v->ncpus && !v->resetting; i++) {
+    for (unsigned i = 0; i < v->ncpus && !v->resetting && v->stop == VMM_RUNNING; i++) {
         struct vmm_vcpu *c = &v->cpu[i];
-        if (!vmm_platform_intr_pending(&v->plat, i))
+        /* INIT and SIPI first (smp.c): an AP in wait-for-SIPI takes nothing else. */
+        if (vmm_smp_events(v, c) || vmm_smp_running(v, c))
             continue;
-        if (c->held && c->halted && (c->st.rflags & RFLAGS_IF) != 0) {
+        bool nmi = v->plat.lapic[i].nmi_pending != 0 && !c->nmi_blocked;
+        bool intr = vmm_platform_intr_pending(&v->plat, i);
+        if (!nmi && !intr)
+            continue;
+        if (c->held && c->halted && (nmi || (c->st.rflags & RFLAGS_IF) != 0)) {
             vmm_inject_pending(v, c);      /* st.mtd still holds the HLT's RIP advance */
             vmm_resume(v, c);
-        } else if (!c->held && !c->window && !c->recalled) {
-            /* Running: bring it out so the interrupt can be injected. */
-            if (vmm_invoke(c->vcpu_cap, HV_INV_VCPU_RECALL, 0, 0, 0) == HV_OK)
-                c->recalled = true;
+        } else if (!c->held && (nmi ? !c->nmi_window : !c->window)) {
+            vmm_recall(v, c);              /* running: bring it out so the event can be injected */
         }
     }
     arm_timer(v, vmm_platform_next_deadline(&v->plat));
+}
+
+void vmm_recall(struct vmm *v, struct vmm_vcpu *c)
+{
+    if (c->recalled || c->held || !c->started)
+        return;
+    uint64_t err = vmm_invoke(c->vcpu_cap, HV_INV_VCPU_RECALL, 0, 0, 0);
+    if (err == HV_OK)
+        c->recalled = true;
+    else
+        vmm_log(v, "vcpu %u: recall failed (error %lu)", c->index, (unsigned long)err);
 }

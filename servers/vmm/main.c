@@ -23,7 +23,10 @@
  * VM events, the timer re-armed), then one receive on the exit endpoint that returns
  * either a VM exit (badge = vCPU + 1) or the bound notification (timer, console IRQ).
  * An exit is handled and answered at once, except HLT without a pending interrupt:
- * its Reply object keeps it until vmm_service injects one.
+ * its Reply object keeps it until vmm_service injects one. Several vCPUs: their exits
+ * queue on the one endpoint; each receive takes a free Reply object (free_replies), the
+ * answer gives it back, so held vCPUs (HLT, an AP waiting for SIPI) keep theirs. Only
+ * vCPU 0 starts here; APs start at the guest's INIT/SIPI (smp.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +67,7 @@ static int setup(struct vmm *v)
         c->index = i;
         c->vcpu_cap = info->vm_control_slot + HV_VM_SLOT_VCPU(i);
         c->tcb_cap = info->vm_control_slot + HV_VM_SLOT_TCB(i);
+        c->wait_sipi = i != 0;      /* APs wait for INIT/SIPI from the guest (smp.c) */
         v->free_replies[v->nfree++] = info->vm_control_slot + HV_VM_SLOT_REPLY(i);
     }
 
@@ -94,8 +98,6 @@ static int setup(struct vmm *v)
     vmm_console_init(v);
     if (!v->have_timer)
         vmm_log(v, "the core has no timer: HLT does not sleep (polling)");
-    if (v->ncpus > 1)
-        vmm_log(v, "vCPUs 1..%u wait for INIT/SIPI, which this vmm does not start yet", v->ncpus - 1);
 
     /* vCPU 0 starts at the kernel's 64-bit entry. */
     if ((err = vmm_vcpu_write(v->cpu[0].vcpu_cap, &v->boot)) != HV_OK)
@@ -133,7 +135,9 @@ static void on_exit_message(struct vmm *v, const struct hv_msg *m, uint64_t repl
     }
     bool resume = vmm_handle_exit(v, c);
     vmm_vm_events(v);               /* a reset port written: this exit is the reset's */
-    if (resume && c->held && !v->resetting && v->stop == VMM_RUNNING) {
+    if (v->stop != VMM_RUNNING || v->resetting || !c->held || vmm_smp_events(v, c))
+        return;                     /* stopped, reset, or an INIT keeps it (a SIPI may have restarted it) */
+    if (resume) {
         vmm_tick(v);
         vmm_inject_pending(v, c);
         vmm_resume(v, c);
@@ -153,6 +157,15 @@ static void report(const struct vmm *v)
             (unsigned long)v->exits_by_reason[HV_EXIT_RECALL]);
     if (v->resets != 0)
         vmm_log(v, "%u resets", v->resets);
+    if (v->ncpus > 1) {
+        unsigned up = 0;
+        for (unsigned i = 0; i < v->ncpus; i++)
+            up += v->cpu[i].started ? 1u : 0u;
+        vmm_log(v, "%u of %u vCPUs started, %lu startup IPIs taken, %lu NMIs injected", up, v->ncpus,
+                (unsigned long)v->sipis, (unsigned long)v->nmis);
+        for (unsigned i = 0; i < v->ncpus; i++)
+            vmm_log(v, "  vcpu %u: %lu exits", i, (unsigned long)v->cpu[i].exits);
+    }
 }
 
 int main(void)

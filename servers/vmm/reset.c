@@ -42,10 +42,16 @@ static void finish(struct vmm *v)
         struct vmm_vcpu *c = &v->cpu[i];
         c->halted = false;
         c->window = false;
+        c->nmi_window = false;
+        c->nmi_blocked = false;
         /* An AP stays held (its exit unanswered) or, never started, suspended: as after
-         * RESET#, it waits for INIT/SIPI, and the SIPI answers that exit with its start
-         * state. With the INIT/SIPI model (smp) this is where it enters wait-for-SIPI. */
-        if (i != 0 || !c->held)
+         * RESET#, it is in wait-for-SIPI (smp.c), and the SIPI answers that exit with its
+         * start state. */
+        if (i != 0) {
+            c->wait_sipi = true;
+            continue;
+        }
+        if (!c->held)
             continue;
         c->st = v->boot;
         /* SSE as after RESET#: XMM0-15 zero, MXCSR 0x1f80 (the x87 part is not reachable). */

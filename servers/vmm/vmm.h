@@ -52,6 +52,9 @@ struct vmm_vcpu {
     bool window;                    /* an interrupt window is requested */
     bool recalled;                  /* a RECALL is on its way */
     bool started;                   /* its thread was resumed (vCPU 0 at setup, an AP at its first SIPI) */
+    bool wait_sipi;                 /* wait-for-SIPI: not started, or held since an INIT (smp.c) */
+    bool nmi_window;                /* an NMI window is requested */
+    bool nmi_blocked;               /* an NMI was injected and no NMI window exit seen since */
     /* The exit being served. */
     uint64_t reason, qual, addr, len;
     struct hv_vcpu_state st;        /* read at the exit, edited, written by the reply (st.mtd) */
@@ -89,6 +92,7 @@ struct vmm {
 
     enum vmm_stop stop;
     uint64_t unclaimed_mmio;        /* counters for the report */
+    uint64_t sipis, nmis;
     uint64_t exits_by_reason[HV_EXIT_REASON_COUNT];
 };
 
@@ -145,6 +149,14 @@ void vmm_service(struct vmm *v);
 /* Before resuming c: inject a pending interrupt or ask for a window. */
 void vmm_inject_pending(struct vmm *v, struct vmm_vcpu *c);
 void vmm_inject_exception(struct vmm_vcpu *c, uint8_t vector, bool has_error, uint32_t error);
+/* Bring a running vCPU out of the guest (HV_EXIT_RECALL), once until that exit arrives. */
+void vmm_recall(struct vmm *v, struct vmm_vcpu *c);
+
+/* smp.c: INIT and startup IPIs. For a vCPU held at an exit or never started: take its INIT
+ * and SIPI; true if it is in wait-for-SIPI or was just started (nothing else to do for it).
+ * For a running one: true if it was recalled to take an INIT (a SIPI to it is dropped). */
+bool vmm_smp_events(struct vmm *v, struct vmm_vcpu *c);
+bool vmm_smp_running(struct vmm *v, struct vmm_vcpu *c);
 
 /* exits.c: one handler per exit reason. Returns true to resume the vCPU now, false to hold it. */
 bool vmm_handle_exit(struct vmm *v, struct vmm_vcpu *c);

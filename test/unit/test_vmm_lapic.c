@@ -229,7 +229,13 @@ static void test_init_sipi_nmi_accept(void **state)
     enable();
     wr(0x80, 0x20);
     struct apic_msg init = { .delivery = APIC_DM_INIT, .assert = true, .level = true };
-    vlapic_accept(&L, &init);
+    vlapic_accept(&L, &init);                       /* L is the BSP: INIT ignored */
+    assert_false(L.init_pending);
+    assert_int_equal(rd(0x80), 0x20);
+    vlapic_init(&L, 1, 3, false, &test_clock, (struct apic_bus){ record, 0 }, record_eoi, 0);
+    enable();
+    wr(0x80, 0x20);
+    vlapic_accept(&L, &init);                       /* an AP: reset, INIT pending */
     assert_true(L.init_pending);
     assert_int_equal(rd(0x80), 0);                  /* INIT resets the APIC ... */
     assert_int_equal(rd(0x20), 3u << 24);           /* ... but keeps the ID */

@@ -18,8 +18,8 @@ _Static_assert(SCHED_PRIORITIES == 1u << (8 * sizeof(((struct tcb *)0)->priority
 
 /*
  * Invariants: bit p of the bitmap is set iff head[p] != NULL; a thread is on at most
- * one queue (its q_next/q_prev are the links), and on this one iff q_prev != NULL or
- * it is head[priority]. The running thread stays queued, at the head of its level. A
+ * one queue (its q_next/q_prev are the links: run, endpoint or notification queue), and
+ * on this one iff it is RUNNABLE and q_prev != NULL or it is head[priority]. The running thread stays queued, at the head of its level. A
  * thread that is not RUNNABLE is on no run queue (every blocking path calls sched_remove).
  * Only the CPU holding the kernel lock touches any queue (kernel/sched.c and the IPC
  * fast path, kernel/fastpath.c).
@@ -34,7 +34,9 @@ extern struct run_queue sched_queues[CONFIG_MAX_CPUS];
 
 static inline bool runqueue_contains(const struct run_queue *q, const struct tcb *t)
 {
-    return t->q_prev != NULL || q->head[t->priority] == t;
+    /* Only a RUNNABLE thread can be here: a blocked one uses the same links on an endpoint
+     * or notification queue (a second sender there has q_prev != NULL). */
+    return t->state == THREAD_RUNNABLE && (t->q_prev != NULL || q->head[t->priority] == t);
 }
 
 /* Appends `t` (on no queue) at the tail of its level. */

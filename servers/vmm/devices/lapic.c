@@ -218,6 +218,8 @@ void vlapic_accept(struct vlapic *l, const struct apic_msg *m)
     case APIC_DM_INIT:
         if (m->level && !m->assert)
             break;                  /* INIT level de-assert: no effect on current CPUs */
+        if ((l->base_msr & VLAPIC_BASE_BSP) != 0)
+            break;                  /* the BSP ignores INIT here: the VM resets through VDEV_EVENT_RESET */
         vlapic_reset(l);
         l->init_pending = true;
         l->sipi_pending = false;

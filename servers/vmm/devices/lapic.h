@@ -109,7 +109,9 @@ bool vlapic_sw_enabled(const struct vlapic *l);
 
 /* Does this APIC accept `msg` (destination, mode, shorthand relative to msg->src)? */
 bool vlapic_match(const struct vlapic *l, const struct apic_msg *msg);
-/* Accept a message addressed to this APIC. */
+/* Accept a message addressed to this APIC. INIT resets an AP's APIC and sets init_pending
+ * (a BSP ignores it); SIPI sets sipi_pending/sipi_vector: the vmm decides what they do to
+ * the vCPU (an AP not waiting for SIPI ignores it). */
 void vlapic_accept(struct vlapic *l, const struct apic_msg *msg);
 
 uint8_t vlapic_ppr(const struct vlapic *l);

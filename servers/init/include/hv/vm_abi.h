@@ -22,9 +22,11 @@
  *   S + HV_VM_SLOT_VCPU(i)    vCPU i's VCPU object (all rights), in the VM's paging mode
  *                             (manifest `paging`) on the VM's GuestMemory.
  *   S + HV_VM_SLOT_TCB(i)     vCPU i's thread (all rights), bound to the VCPU, with its
- *                             own SchedContext (the vmm server's budget, period and
- *                             priority) and affinity (the vmm's cpus[i % cpus_count],
- *                             any CPU if none). It is NOT running: the vmm writes the
+ *                             own SchedContext (the vmm server's budget and period),
+ *                             priority one below the vmm's (HV_VM_VCPU_PRIORITY: an exit
+ *                             from another CPU preempts a vCPU sharing the vmm's CPU)
+ *                             and affinity (the vmm's cpus[i % cpus_count], any CPU if
+ *                             none). It is NOT running: the vmm writes the
  *                             initial guest state (VCPU_WRITE_STATE) and resumes it.
  *   S + HV_VM_SLOT_REPLY(i)   a Reply object, so the vmm can hold vCPU i's exit while
  *                             it receives the others (one exit per vCPU in flight).
@@ -52,6 +54,7 @@
 #define HV_VM_SLOT_REPLY(i) (3u + 3u * (i))
 #define HV_VM_SLOTS(vcpus) (1u + 3u * (vcpus))
 #define HV_VM_VCPU_BADGE(i) (1ull + (i))
+#define HV_VM_VCPU_PRIORITY(vmm_priority) ((vmm_priority) > 0 ? (vmm_priority) - 1u : 0u)
 #define HV_VM_MAX_VCPUS 16u
 
 #define HV_VM_INFO_VA 0x0000580000000000ull
