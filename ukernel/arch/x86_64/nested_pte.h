@@ -46,6 +46,7 @@ enum nested_format {
  * pointing to a PT. Both formats use bit 7 (NPT: PDE.PS, APM 5.3.4; EPT: "page size"
  * bit of an EPT PDE, SDM 29.3.2, only if the EPT capability MSR allows 2 MiB pages).
  */
+#define NESTED_PDE_LARGE (1ull << 7)    /* = NPT_PS = EPT_PS */
 #define NESTED_LARGE_LEVEL 2u
 #define NESTED_LARGE_SIZE (1ull << 21)
 #define NESTED_LARGE_GFNS 512u
@@ -60,7 +61,8 @@ _Static_assert((EPT_R | EPT_W | EPT_X) == 7ull && (EPT_MT_WB << EPT_MT_SHIFT) ==
                "EPT bits and WB memory type (SDM 29.3.2)");
 _Static_assert((NESTED_ADDR_MASK & (NPT_NX | NPT_PS | 0xfffull)) == 0, "address bits clear of flags");
 
-_Static_assert(NPT_PS == EPT_PS && NPT_PS == 0x80ull, "bit 7 makes a PD entry a 2 MiB leaf in both formats");
+_Static_assert(NPT_PS == 0x80ull && EPT_PS == 0x80ull && NESTED_PDE_LARGE == 0x80ull,
+               "bit 7 makes a PD entry a 2 MiB leaf in both formats");
 _Static_assert(NESTED_LARGE_SIZE == NESTED_LARGE_GFNS * 4096ull && NESTED_LARGE_GFNS == NESTED_ENTRIES,
                "a 2 MiB leaf covers what one PT would");
 _Static_assert(NESTED_LARGE_MASK == (NESTED_ADDR_MASK & ~(NESTED_LARGE_SIZE - 1)), "2 MiB leaf address bits");
@@ -103,13 +105,13 @@ static inline uint64_t nested_leaf_entry(enum nested_format f, uint64_t hpa, uns
 static inline uint64_t nested_large_leaf_entry(enum nested_format f, uint64_t hpa, unsigned rights)
 {
     return (nested_leaf_entry(f, hpa, rights) & ~NESTED_ADDR_MASK) | (hpa & NESTED_LARGE_MASK) |
-           (f == NESTED_EPT ? EPT_PS : NPT_PS);
+           NESTED_PDE_LARGE;
 }
 
 /* Whether a present entry of a PD is a 2 MiB leaf (else it points to a PT). */
 static inline bool nested_is_large(uint64_t e)
 {
-    return (e & NPT_PS) != 0;
+    return (e & NESTED_PDE_LARGE) != 0;
 }
 
 /* The base of the 2 MiB a large leaf maps. */
