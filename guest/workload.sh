@@ -3,14 +3,18 @@
 # file I/O, each reported as PASS:/FAIL: with a SUMMARY line, plus timing lines for benchmarks.
 tests=0
 failures=0
+# The checks' prefix: "linux", or hv.checks=<name> from the kernel command line, so the
+# checks of VMs sharing one console can be told apart (qemu.linux_two_vms).
+prefix=$(sed -n 's/.*hv\.checks=\([a-z0-9_]*\).*/\1/p' /proc/cmdline)
+prefix=${prefix:-linux}
 check() {   # check <name> <command...>: PASS if the command succeeds
     name=$1; shift
     tests=$((tests + 1))
     if "$@" >/tmp/check.out 2>&1; then
-        echo "PASS: linux.$name"
+        echo "PASS: $prefix.$name"
     else
         failures=$((failures + 1))
-        echo "FAIL: linux.$name: $(head -c 200 /tmp/check.out)"
+        echo "FAIL: $prefix.$name: $(head -c 200 /tmp/check.out)"
     fi
 }
 

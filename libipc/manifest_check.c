@@ -206,9 +206,8 @@ static const char *check_vm(const struct ctx *c, pb_size_t i)
     }
     if (total > HV_MANIFEST_VM_RAM_MIB_MAX) {
         return fail(c,
-                    "VM \"%s\": guest RAM of the VMs up to it is %llu MiB, above init's %u "
-                    "MiB (2 slots per 4 KiB frame; 2 MiB frames would lift this, not in the "
-                    "core yet)",
+                    "VM \"%s\": guest RAM of the VMs up to it is %llu MiB, above the %u MiB "
+                    "one appliance's VMs may have",
                     v->name, (unsigned long long)total, HV_MANIFEST_VM_RAM_MIB_MAX);
     }
     return NULL;

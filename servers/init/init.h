@@ -57,7 +57,12 @@ struct vm {
     bool built;                 /* false: a module was missing or memory short (said at boot) */
     uint64_t gm;                /* GuestMemory */
     uint64_t exits;             /* the exit endpoint: every vCPU thread's fault endpoint (badged) */
-    uint64_t ram_first, ram_pages;  /* guest RAM: the frame caps mapped at gfn 0.., slots ram_first.. */
+    /*
+     * Guest RAM [0, ram_pages * 4 KiB): ram_large 2 MiB frames at gpa 0, 2 MiB, ... then
+     * ram_small 4 KiB frames for the rest (less than 2 MiB), their caps (the ones mapped
+     * in the GuestMemory) in the run of slots ram_first.. in that order.
+     */
+    uint64_t ram_first, ram_pages, ram_large, ram_small;
     const struct hv_module_desc *kernel, *initrd;   /* initrd NULL: none */
     uint64_t vcpu[INIT_MAX_VCPUS], tcb[INIT_MAX_VCPUS], sc[INIT_MAX_VCPUS];
     uint64_t fault[INIT_MAX_VCPUS];                 /* mint of `exits` with badge HV_VM_VCPU_BADGE(i) */

@@ -8,15 +8,21 @@
 
 #define PAGE 4096ull
 #define MIB (1ull << 20)
+#define LARGE (1ull << HV_LARGE_FRAME_BITS)     /* a 2 MiB frame */
 #define TABLE_SPAN (2ull << 20)                 /* what one page table (or nested PT) maps */
 #define PD_SPAN (1ull << 30)
 #define PDPT_SPAN (1ull << 39)
+_Static_assert(LARGE == TABLE_SPAN, "a 2 MiB frame is one PD entry");
+_Static_assert(HV_VM_RAM_VA % LARGE == 0, "the RAM window takes 2 MiB frames at 2 MiB-aligned addresses");
 /*
+ * Guest RAM is backed by 2 MiB frames from gpa 0 (each one PD entry in the nested tables
+ * and in the vmm's RAM window: no PT), the last part of RAM below a 2 MiB boundary by
+ * 4 KiB frames (one PT).
  * GuestMemory size rule: page 0 the object, page 1 the root (PML4), then one pool table
- * per PDPT, PD and PT that guest RAM [0, ram) mapped with 4 KiB frames needs, plus
- * GM_MARGIN_TABLES for what the vmm maps itself (an MMIO page or a ROM far from RAM
- * needs at most a PD and a PT of its own: 8 such places), rounded up to a power of two.
- * 64 MiB: 2 + 1 + 1 + 32 + 16 = 52 pages -> 256 KiB.
+ * per PDPT and PD that guest RAM [0, ram) needs, one PT if ram is not a multiple of
+ * 2 MiB, plus GM_MARGIN_TABLES for what the vmm maps itself (an MMIO page or a ROM far
+ * from RAM needs at most a PD and a PT of its own: 8 such places), rounded up to a power
+ * of two. 128 MiB: 2 + 1 + 1 + 0 + 16 = 20 pages -> 128 KiB; 1 GiB: 2 + 1 + 1 + 16 -> 128 KiB.
  */
 #define GM_MARGIN_TABLES 16u
 /*
@@ -60,7 +66,8 @@ static uint64_t blocks(uint64_t lo, uint64_t hi, uint64_t span)
 
 static unsigned gm_bits(uint64_t ram)
 {
-    uint64_t pages = 2 + div_ceil(ram, PDPT_SPAN) + div_ceil(ram, PD_SPAN) + div_ceil(ram, TABLE_SPAN) + GM_MARGIN_TABLES;
+    uint64_t pages = 2 + div_ceil(ram, PDPT_SPAN) + div_ceil(ram, PD_SPAN) + (ram % LARGE != 0 ? 1u : 0u) +
+                     GM_MARGIN_TABLES;
     unsigned bits = log2_ceil(pages * PAGE);
     return bits < HV_GUEST_MEMORY_MIN_BITS ? HV_GUEST_MEMORY_MIN_BITS : bits;
 }
@@ -148,19 +155,25 @@ static uint64_t build_thread(struct vm *v, unsigned i)
     return err != HV_OK ? err : hvu_invoke(v->sc[i], HV_INV_SC_BIND, 1, bind, NULL);
 }
 
-/* Guest RAM: frames in a run of init's slots, each mapped at its gfn (the caps the guest maps). */
+/* The cap of RAM frame i (large ones first) and where it starts in guest-physical memory. */
+static uint64_t ram_frame_gpa(const struct vm *v, uint64_t i)
+{
+    return i < v->ram_large ? i * LARGE : v->ram_large * LARGE + (i - v->ram_large) * PAGE;
+}
+
+/* Guest RAM: 2 MiB frames, then 4 KiB ones, in a run of init's slots, each mapped at its gfn. */
 static uint64_t build_ram(struct vm *v)
 {
     uint64_t err = HV_OK;
-    for (uint64_t gfn = 0; gfn < v->ram_pages && err == HV_OK; gfn++) {
-        uint64_t f = hvu_retype(HV_OBJ_FRAME, 0, &err);
+    for (uint64_t i = 0; i < v->ram_large + v->ram_small && err == HV_OK; i++) {
+        uint64_t f = hvu_retype(HV_OBJ_FRAME, i < v->ram_large ? HV_LARGE_FRAME_BITS : 0, &err);
         if (f == 0)
             break;
-        if (gfn == 0)
+        if (i == 0)
             v->ram_first = f;
-        if (f != v->ram_first + gfn)
+        if (f != v->ram_first + i)
             return HV_ERR_INVALID_ARGUMENT;     /* not a run: hvu's root slots are handed out in order */
-        uint64_t args[3] = { f, gfn, HV_GUEST_RIGHTS_ALL };
+        uint64_t args[3] = { f, ram_frame_gpa(v, i) / PAGE, HV_GUEST_RIGHTS_ALL };
         err = hvu_invoke(v->gm, HV_INV_GUEST_MEMORY_MAP, 3, args, NULL);
     }
     return err;
@@ -185,15 +198,20 @@ static void build(struct vm *v)
     unsigned vcpu_bits = v->m->paging == hv_manifest_PagingMode_PAGING_SHADOW ? VCPU_SHADOW_BITS : VCPU_NESTED_BITS;
     unsigned bits = gm_bits(ram);
     v->ram_pages = ram / PAGE;
-    uint64_t bytes = ram + (1ull << bits) + (uint64_t)v->m->vcpus * ((1ull << vcpu_bits) + (1ull << HV_TCB_BITS) + PAGE);
-    uint64_t slots = v->ram_pages + 4u * (uint64_t)v->m->vcpus + 2u;
+    v->ram_large = ram / LARGE;
+    v->ram_small = (ram % LARGE) / PAGE;
+    /* Alignment: the 2 MiB frames come first, each at a 2 MiB boundary of init's untyped. */
+    uint64_t bytes = ram + (v->ram_large > 0 ? LARGE : 0) + (1ull << bits) +
+                     (uint64_t)v->m->vcpus * ((1ull << vcpu_bits) + (1ull << HV_TCB_BITS) + PAGE);
+    uint64_t slots = v->ram_large + v->ram_small + 4u * (uint64_t)v->m->vcpus + 2u;
     if (bits > HV_GUEST_MEMORY_MAX_BITS || bytes > hvu_free_bytes() || slots > hvu_free_slots()) {
         hvu_printf("init: vm %s: needs %lu KiB and %lu slots, init has %lu KiB and %lu slots free: VM not built\n",
                    v->m->name, (unsigned long)bytes >> 10, (unsigned long)slots, (unsigned long)hvu_free_bytes() >> 10,
                    (unsigned long)hvu_free_slots());
         return;
     }
-    /* Largest first (VCPUs, GuestMemory, frames, then the small objects), so little is lost to alignment. */
+    /* Largest first (2 MiB frames, VCPUs, GuestMemory, 4 KiB frames, then the small objects), so
+     * little is lost to alignment. The GuestMemory is made before RAM is mapped into it. */
     uint64_t err = HV_OK;
     if (vcpu_bits > bits) {
         for (unsigned i = 0; i < v->m->vcpus && err == HV_OK; i++)
@@ -219,9 +237,10 @@ static void build(struct vm *v)
         return;
     }
     v->built = true;
-    hvu_printf("init: vm %s: %u MiB RAM (%lu frames, GuestMemory %lu KiB), %u vCPUs (%s, VCPU %lu KiB), "
+    hvu_printf("init: vm %s: %u MiB RAM (%lu 2 MiB + %lu 4 KiB frames, GuestMemory %lu KiB), %u vCPUs (%s, VCPU %lu KiB), "
                "kernel \"%s\" %lu bytes, initrd \"%s\" %lu bytes; vmm %s\n",
-               v->m->name, (unsigned)v->m->memory_mib, (unsigned long)v->ram_pages, (unsigned long)(1ull << bits) >> 10,
+               v->m->name, (unsigned)v->m->memory_mib, (unsigned long)v->ram_large, (unsigned long)v->ram_small,
+               (unsigned long)(1ull << bits) >> 10,
                (unsigned)v->m->vcpus, v->m->paging == hv_manifest_PagingMode_PAGING_SHADOW ? "shadow" : "nested",
                (unsigned long)(1ull << vcpu_bits) >> 10, v->m->kernel_module,
                (unsigned long)v->kernel->size, v->m->initrd_module,
@@ -266,24 +285,31 @@ void vm_needs(const struct server *s, uint64_t *bytes, uint64_t *slots)
     if (v == NULL || !v->built)
         return;
     uint64_t kp = module_pages(v->kernel), ip = module_pages(v->initrd);
-    /* hvu_map_frame_into retypes three tables (deleting those already there) per table it misses. */
-    uint64_t tables = 1 + blocks(HV_VM_RAM_VA, HV_VM_RAM_VA + v->ram_pages * PAGE, TABLE_SPAN) +
+    /*
+     * hvu_map_frame_into retypes up to three tables (deleting those already there) per
+     * table it misses: a PT for each 2 MiB of 4 KiB pages, a PD for each GiB of the RAM
+     * window (its 2 MiB frames need no PT).
+     */
+    uint64_t small_va = HV_VM_RAM_VA + v->ram_large * LARGE;
+    uint64_t tables = 1 + blocks(HV_VM_RAM_VA, small_va, PD_SPAN) +
+                      blocks(small_va, small_va + v->ram_small * PAGE, TABLE_SPAN) +
                       blocks(HV_VM_KERNEL_VA, HV_VM_KERNEL_VA + kp * PAGE, TABLE_SPAN) +
                       blocks(HV_VM_INITRD_VA, HV_VM_INITRD_VA + ip * PAGE, TABLE_SPAN);
     /* The info frame, the tables; Reply objects counted at 64 bytes: padding after a notification. */
     *bytes += (1 + 3 * tables) * PAGE + (uint64_t)v->m->vcpus * 64u;
-    /* The info frame and its read-only copy, a copy per RAM and module page, the tables, a Reply per vCPU. */
-    *slots += 2 + v->ram_pages + kp + ip + 3 * tables + v->m->vcpus;
+    /* The info frame and its read-only copy, a copy per RAM frame and module page, the tables, a Reply per vCPU. */
+    *slots += 2 + v->ram_large + v->ram_small + kp + ip + 3 * tables + v->m->vcpus;
 }
 
-static uint64_t map_copies(uint64_t pml4, uint64_t first, uint64_t pages, uint64_t rights, uint64_t va)
+/* Maps copies of `count` frames of `size` bytes each, slots first.., at va, va + size, ... */
+static uint64_t map_copies(uint64_t pml4, uint64_t first, uint64_t count, uint64_t size, uint64_t rights, uint64_t va)
 {
     uint64_t err = HV_OK;
-    for (uint64_t i = 0; i < pages && err == HV_OK; i++) {
+    for (uint64_t i = 0; i < count && err == HV_OK; i++) {
         uint64_t copy;
         err = hvu_copy(first + i, rights, &copy);
         if (err == HV_OK)
-            err = hvu_map_frame_into(pml4, copy, va + i * PAGE, 0);
+            err = hvu_map_frame_into(pml4, copy, va + i * size, 0);
     }
     return err;
 }
@@ -323,12 +349,15 @@ uint64_t vm_map_windows(const struct server *s, uint64_t pml4)
             control_slot = s->m->caps[j].slot;
     }
     uint64_t err = map_info(v, pml4, control_slot);
+    uint64_t rw = HV_RIGHT_READ | HV_RIGHT_WRITE;
     if (err == HV_OK)
-        err = map_copies(pml4, v->ram_first, v->ram_pages, HV_RIGHT_READ | HV_RIGHT_WRITE, HV_VM_RAM_VA);
+        err = map_copies(pml4, v->ram_first, v->ram_large, LARGE, rw, HV_VM_RAM_VA);
     if (err == HV_OK)
-        err = map_copies(pml4, v->kernel->frames.start, module_pages(v->kernel), HV_RIGHT_READ, HV_VM_KERNEL_VA);
+        err = map_copies(pml4, v->ram_first + v->ram_large, v->ram_small, PAGE, rw, HV_VM_RAM_VA + v->ram_large * LARGE);
+    if (err == HV_OK)
+        err = map_copies(pml4, v->kernel->frames.start, module_pages(v->kernel), PAGE, HV_RIGHT_READ, HV_VM_KERNEL_VA);
     if (err == HV_OK && v->initrd != NULL)
-        err = map_copies(pml4, v->initrd->frames.start, module_pages(v->initrd), HV_RIGHT_READ, HV_VM_INITRD_VA);
+        err = map_copies(pml4, v->initrd->frames.start, module_pages(v->initrd), PAGE, HV_RIGHT_READ, HV_VM_INITRD_VA);
     if (err != HV_OK)
         hvu_printf("init: server %s: mapping vm %s into it failed: error %lu\n", s->m->name, v->m->name,
                    (unsigned long)err);

@@ -30,6 +30,18 @@
 #define GUEST_TSC_OFFSET_SHIFT 50       /* the vmm sets TSC offset 1 << 50: edx >= 1 << 18 */
 
 
+/* guest_large: started in flat 32-bit protected mode (paging off) at GUEST_LOAD_GPA, it
+ * touches the 2 MiB frame the test vmm (test/user/largetest.c) maps at GUEST_LARGE_GPA. */
+#define GUEST_LARGE_GPA 0x200000        /* one 2 MiB frame: guest-physical [GPA, GPA + SIZE) */
+#define GUEST_LARGE_SIZE 0x200000
+#define GUEST_PHASE_LARGE_READ 4        /* ebx, ecx: the dwords at the first and last 4 bytes */
+#define GUEST_PHASE_LARGE_WRITTEN 5     /* the guest's marks are in the frame (below) */
+#define GUEST_LARGE_HOST_LO 0x1a2b3c4d  /* what the vmm put at the start ... */
+#define GUEST_LARGE_HOST_HI 0x5e6f7a8b  /* ... and in the last dword */
+#define GUEST_LARGE_MARK_LO 0x11223344  /* what the guest writes at offset 4 ... */
+#define GUEST_LARGE_MARK_HI 0x55667788  /* ... and at SIZE - 8; page i gets i at its offset 8 */
+#define GUEST_LARGE_PROBE (GUEST_LARGE_GPA + GUEST_LARGE_SIZE - 0x1000)  /* read after UNMAP */
+
 /* guest_paging: a multiboot guest booted bare by QEMU (-kernel) or by the test vmm in the
  * same 32-bit flat protected-mode state; it reports on COM1 and ends at isa-debug-exit. */
 #define GUEST_PAGING_LOAD 0x100000      /* linked and loaded here */

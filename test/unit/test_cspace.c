@@ -281,8 +281,9 @@ static uint64_t exp_size(uint8_t type, unsigned bits)
     case HV_OBJ_PDPT:
     case HV_OBJ_PD:
     case HV_OBJ_PT:
-    case HV_OBJ_FRAME:  /* the same size (static assertion below) */
         return 1ull << HV_PAGE_TABLE_BITS;
+    case HV_OBJ_FRAME:  /* 4 KiB the size of a table (static assertion below), or 2 MiB */
+        return bits == HV_LARGE_FRAME_BITS ? 1ull << HV_LARGE_FRAME_BITS : 1ull << HV_PAGE_TABLE_BITS;
     default:
         return 0;
     }
@@ -1249,6 +1250,24 @@ static void test_retype_never_twice(void **state)
     assert_fresh(rs(53));
     assert_fresh(rs(54));
     assert_fresh(cn_slot(rs(52), 1));
+    check_cspace();
+}
+
+/* Frame sizes: 0 and HV_FRAME_BITS are 4 KiB, HV_LARGE_FRAME_BITS 2 MiB, nothing else. */
+static void test_retype_frame_sizes(void **state)
+{
+    (void)state;
+    EXPECT_ERR(HV_ERR_RANGE, rretype(S_UT, HV_OBJ_FRAME, 13, 20, 1));
+    EXPECT_ERR(HV_ERR_RANGE, rretype(S_UT, HV_OBJ_FRAME, 20, 20, 1));
+    EXPECT_ERR(HV_ERR_RANGE, rretype(S_UT, HV_OBJ_FRAME, 22, 20, 1));
+    EXPECT_ERR(HV_ERR_RANGE, rretype(S_UT, HV_OBJ_FRAME, 30, 20, 1));
+    /* The 1 MiB untyped holds no 2 MiB frame. */
+    EXPECT_ERR(HV_ERR_NOT_ENOUGH_MEMORY, rretype(S_UT, HV_OBJ_FRAME, HV_LARGE_FRAME_BITS, 20, 1));
+    assert_int_equal(rretype(S_UT, HV_OBJ_FRAME, HV_FRAME_BITS, 20, 1), HV_OK);
+    assert_int_equal(rs(20)->cap.size_bits, HV_FRAME_BITS);
+    assert_int_equal(rretype(S_UT, HV_OBJ_FRAME, 0, 21, 1), HV_OK);
+    assert_int_equal(rs(21)->cap.size_bits, HV_FRAME_BITS);
+    assert_int_equal(rs(21)->cap.object, rs(20)->cap.object + PAGE);
     check_cspace();
 }
 
@@ -2316,6 +2335,7 @@ int main(void)
         cmocka_unit_test_setup(test_retype_device, setup),
         cmocka_unit_test_setup(test_retype_reuse_after_revoke, setup),
         cmocka_unit_test_setup(test_retype_never_twice, setup),
+        cmocka_unit_test_setup(test_retype_frame_sizes, setup),
         cmocka_unit_test_setup(test_retype_errors, setup),
         cmocka_unit_test_setup(test_rights_only_shrink, setup),
         cmocka_unit_test_setup(test_badge_set_once, setup),

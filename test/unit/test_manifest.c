@@ -336,7 +336,8 @@ static void vm_control_second(void)
     Capability *c = add_cap("vmm-tiny", 40, hv_manifest_Capability_vm_control_tag);
     strcpy(c->kind.vm_control.vm, "linux");
 }
-static void vm_ram_beyond_slots(void) { vm_named("tiny")->memory_mib = 97; }
+/* One MiB past the limit, whatever "linux" has: 1025 MiB in all. */
+static void vm_ram_beyond_limit(void) { vm_named("tiny")->memory_mib = HV_MANIFEST_VM_RAM_MIB_MAX + 1 - vm_named("linux")->memory_mib; }
 
 static void vm_controlled_twice(void)
 {
@@ -437,7 +438,7 @@ static const struct rule_case rules[] = {
     { "vm_control slots grow with vcpus", vm_control_range_grows, "server \"vmm-tiny\" slot 38: inside slots 32..38" },
     { "vm_control slots past the CNode", vm_control_past_cnode, "server \"vmm-tiny\" slot 4093: control of VM \"tiny\" fills slots 4093..4096, past 4095" },
     { "server controls two VMs", vm_control_second, "server \"vmm-tiny\" slot 40: a second vm_control (slot 32 has one)" },
-    { "VMs' RAM beyond init's slots", vm_ram_beyond_slots, "VM \"tiny\": guest RAM of the VMs up to it is 161 MiB, above init's 160 MiB" },
+    { "VMs' RAM beyond the limit", vm_ram_beyond_limit, "VM \"tiny\": guest RAM of the VMs up to it is 1025 MiB, above the 1024 MiB" },
     { "VM controlled by nobody", vm_not_controlled, "VM \"tiny\": no server controls it" },
     { "sched control twice", sched_control_twice, "server \"mem\" slot 30: sched_control is already granted to server \"sched\" slot 17" },
     { "VM name empty", vm_name_empty, "VM #1: name must be" },
@@ -493,6 +494,9 @@ static void test_edges_accepted(void **state)
         v->cpus[k] = 63 - k;
     vm_named("linux")->vcpus = 16;
     vm_named("linux")->initrd_module[0] = '\0';
+    /* The VMs' RAM adds up to HV_MANIFEST_VM_RAM_MIB_MAX exactly: two 512 MiB VMs. */
+    vm_named("linux")->memory_mib = HV_MANIFEST_VM_RAM_MIB_MAX / 2;
+    vm_named("tiny")->memory_mib = HV_MANIFEST_VM_RAM_MIB_MAX / 2;
     Capability *dm = cap_at("net", 17);
     dm->kind.device_memory.base = (1ull << 52) - 0x20000;
     cap_at("vmm-tiny", 18)->kind.endpoint.badge = 0;   /* unbadged is a badge like any other */

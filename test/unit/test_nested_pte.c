@@ -19,6 +19,8 @@
 #define EPT_WRITE 0x2ull
 #define EPT_EXEC 0x4ull
 #define EPT_WB_TYPE (6ull << 3)
+#define PDE_LARGE 0x80ull               /* bit 7: NPT PDE.PS (APM 5.3.4), EPT PDE page size (SDM 29.3.2) */
+#define LARGE_HPA 0x0000123456600000ull /* 2 MiB-aligned */
 
 static void npt_table_entry(void **state)
 {
@@ -62,6 +64,30 @@ static void presence_and_address(void **state)
     assert_int_equal(nested_entry_pa(nested_leaf_entry(NESTED_EPT, HPA, 7)), HPA);
 }
 
+/* 2 MiB leaves: the 4 KiB leaf's flags plus bit 7, address bits 20:12 clear. */
+static void large_leaves(void **state)
+{
+    (void)state;
+    assert_int_equal(nested_large_leaf_entry(NESTED_NPT, LARGE_HPA, NESTED_READ | NESTED_WRITE),
+                     LARGE_HPA | X86_P | X86_US | X86_RW | X86_NX | PDE_LARGE);
+    assert_int_equal(nested_large_leaf_entry(NESTED_EPT, LARGE_HPA, 7),
+                     LARGE_HPA | EPT_READ | EPT_WRITE | EPT_EXEC | EPT_WB_TYPE | PDE_LARGE);
+    /* A base that is not 2 MiB-aligned loses bits 20:12 (PAT on NPT, reserved on EPT). */
+    assert_int_equal(nested_large_leaf_entry(NESTED_NPT, LARGE_HPA | 0x1ff000, NESTED_READ | NESTED_EXECUTE),
+                     LARGE_HPA | X86_P | X86_US | PDE_LARGE);
+    for (unsigned f = 0; f < 2; f++) {
+        enum nested_format fmt = f ? NESTED_EPT : NESTED_NPT;
+        for (unsigned r = 1; r < 8; r += 2) {
+            uint64_t e = nested_large_leaf_entry(fmt, LARGE_HPA, r);
+            assert_true(nested_present(fmt, e) && nested_is_large(e));
+            assert_int_equal(nested_large_pa(e), LARGE_HPA);
+            assert_int_equal(nested_leaf_rights(fmt, e), r);
+        }
+        assert_false(nested_is_large(nested_table_entry(fmt, HPA)));
+        assert_false(nested_is_large(nested_leaf_entry(fmt, HPA, 7)));
+    }
+}
+
 static void indices(void **state)
 {
     (void)state;
@@ -79,6 +105,7 @@ int main(void)
         cmocka_unit_test(npt_leaf_rights),
         cmocka_unit_test(ept_entries),
         cmocka_unit_test(presence_and_address),
+        cmocka_unit_test(large_leaves),
         cmocka_unit_test(indices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -129,8 +129,13 @@ unsigned hvu_object_bits(uint64_t type, uint64_t size_bits)
         return HV_NOTIFICATION_BITS;
     case HV_OBJ_REPLY:
         return HV_REPLY_BITS;
+    case HV_OBJ_FRAME:
+        return size_bits == HV_LARGE_FRAME_BITS ? HV_LARGE_FRAME_BITS : HV_FRAME_BITS;
+    case HV_OBJ_GUEST_MEMORY:
+    case HV_OBJ_VCPU:
+        return (unsigned)size_bits;
     default:
-        return HV_FRAME_BITS;       /* PML4, PDPT, PD, PT, Frame */
+        return HV_FRAME_BITS;       /* PML4, PDPT, PD, PT */
     }
 }
 
@@ -325,8 +330,9 @@ uint64_t hvu_map_frame_into(uint64_t pml4, uint64_t frame, uint64_t va, uint64_t
     uint64_t err = hvu_invoke(frame, HV_INV_FRAME_MAP, 3, args, NULL);
     if (err != HV_ERR_MISSING_TABLE)
         return err;
+    /* Tables from the top until the frame maps: a 2 MiB frame needs no PT (one would be in the way). */
     static const uint64_t table_types[] = { HV_OBJ_PDPT, HV_OBJ_PD, HV_OBJ_PT };
-    for (unsigned i = 0; i < 3; i++) {
+    for (unsigned i = 0; i < 3 && err == HV_ERR_MISSING_TABLE; i++) {
         uint64_t t = hvu_retype(table_types[i], 0, &err);
         if (t == 0)
             return err;
@@ -336,8 +342,9 @@ uint64_t hvu_map_frame_into(uint64_t pml4, uint64_t frame, uint64_t va, uint64_t
             (void)hvu_delete(t);    /* that level exists already */
         else if (err != HV_OK)
             return err;
+        err = hvu_invoke(frame, HV_INV_FRAME_MAP, 3, args, NULL);
     }
-    return hvu_invoke(frame, HV_INV_FRAME_MAP, 3, args, NULL);
+    return err;
 }
 
 #define MODULE_VA 0x0000610000000000ull     /* where the root maps a module it is reading */

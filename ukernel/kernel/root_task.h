@@ -10,7 +10,7 @@
 #define ROOT_STACK_PAGES 16u
 #define ROOT_IPC_BUFFER_VA 0x00007fffff001000ull
 #define ROOT_BOOTINFO_VA 0x00007fffff002000ull
-#define ROOT_CNODE_RADIX 17u             /* 131072 slots (8 MiB): init backs guest RAM with 4 KiB frames, two slots each */
+#define ROOT_CNODE_RADIX 15u             /* 32768 slots (2 MiB): boot modules' pages and their copies in vmms take most */
 #define ROOT_PRIORITY 128u
 
 /*

@@ -27,7 +27,8 @@
  *   IRQ_HANDLER     its line (irq.c)        irq number             -
  *   IOPORT          -                       first | last << 16     -
  *
- * size_bits: untyped size, CNode radix, frame size. guard_bits: CNode guard length.
+ * size_bits: untyped size, CNode radix, frame size (HV_FRAME_BITS or HV_LARGE_FRAME_BITS).
+ * guard_bits: CNode guard length.
  */
 struct cap {
     uint8_t type;           /* enum hv_object_type */
@@ -77,6 +78,12 @@ static inline bool cte_is_empty(const struct cte *s)
 static inline bool cap_has_rights(const struct cap *c, unsigned rights)
 {
     return (c->rights & rights) == rights;
+}
+
+/* A 2 MiB frame (its cap's size_bits say so; copies keep them). */
+static inline bool cap_frame_is_large(const struct cap *c)
+{
+    return c->type == HV_OBJ_FRAME && c->size_bits == HV_LARGE_FRAME_BITS;
 }
 
 /* --- derivation tree (pure linking; no object side effects) --- */

@@ -97,27 +97,42 @@ void guest_memory_remove_vcpu(struct guest_memory *gm, struct vcpu *v)
     }
 }
 
+/* Why entry_of found no entry. */
+enum walk_stop {
+    WALK_OK = 0,
+    WALK_MISSING,       /* a table on the way is absent: *missing tables would have to be added */
+    WALK_LARGE,         /* a 2 MiB leaf is on the way (only when walking to the PT level) */
+};
+
 /*
- * The leaf entry for gfn, or NULL if a table on the way is missing. *missing
- * (if given) counts the tables a map would have to add.
+ * The entry for gfn in the table at `level` (1: the PT's 4 KiB leaf, NESTED_LARGE_LEVEL:
+ * the PD's entry, a 2 MiB leaf or a PT), or NULL with *stop saying why and *missing (if
+ * given) counting the tables a map at that level would have to add.
  */
-static uint64_t *leaf_of(const struct guest_memory *gm, uint64_t gfn, unsigned *missing)
+static uint64_t *entry_of(const struct guest_memory *gm, uint64_t gfn, unsigned level,
+                          enum walk_stop *stop, unsigned *missing)
 {
     enum nested_format f = (enum nested_format)gm->format;
     uint64_t gpa = gfn << 12;
     uint64_t *table = kmem_ptr(gm->root_pa);
-    for (unsigned level = NESTED_LEVELS; level > 1; level--) {
-        uint64_t e = table[nested_index(gpa, level)];
+    if (missing != NULL)
+        *missing = 0;
+    for (unsigned l = NESTED_LEVELS; l > level; l--) {
+        uint64_t e = table[nested_index(gpa, l)];
         if (!nested_present(f, e)) {
             if (missing != NULL)
-                *missing = level - 1;
+                *missing = l - level;
+            *stop = WALK_MISSING;
+            return NULL;
+        }
+        if (l == NESTED_LARGE_LEVEL && nested_is_large(e)) {
+            *stop = WALK_LARGE;
             return NULL;
         }
         table = kmem_ptr(nested_entry_pa(e));
     }
-    if (missing != NULL)
-        *missing = 0;
-    return &table[nested_index(gpa, 1)];
+    *stop = WALK_OK;
+    return &table[nested_index(gpa, level)];
 }
 
 bool guest_memory_lookup(const struct guest_memory *gm, uint64_t gfn, uint64_t *hpa,
@@ -125,8 +140,17 @@ bool guest_memory_lookup(const struct guest_memory *gm, uint64_t gfn, uint64_t *
 {
     if (gfn >= gm->gfn_limit)
         return false;
-    const uint64_t *e = leaf_of(gm, gfn, NULL);
     enum nested_format f = (enum nested_format)gm->format;
+    enum walk_stop stop;
+    const uint64_t *e = entry_of(gm, gfn, 1, &stop, NULL);
+    if (stop == WALK_LARGE) {
+        /* gfn lies in a 2 MiB leaf: its page is the leaf's base plus the offset in the 2 MiB. */
+        e = entry_of(gm, gfn, NESTED_LARGE_LEVEL, &stop, NULL);
+        kassert(e != NULL && nested_present(f, *e) && nested_is_large(*e));
+        *hpa = nested_large_pa(*e) + ((gfn & (NESTED_LARGE_GFNS - 1)) << 12);
+        *rights = nested_leaf_rights(f, *e);
+        return true;
+    }
     if (e == NULL || !nested_present(f, *e))
         return false;
     *hpa = nested_entry_pa(*e);
@@ -134,23 +158,30 @@ bool guest_memory_lookup(const struct guest_memory *gm, uint64_t gfn, uint64_t *
     return true;
 }
 
-/* Walks to the leaf, adding tables from the pool (decode made sure there are enough). */
-static uint64_t *leaf_alloc(struct guest_memory *gm, uint64_t gfn)
+/* Walks to the table at `level`, adding tables from the pool (decode made sure there are enough). */
+static uint64_t *entry_alloc(struct guest_memory *gm, uint64_t gfn, unsigned level)
 {
     enum nested_format f = (enum nested_format)gm->format;
     uint64_t gpa = gfn << 12;
     uint64_t *table = kmem_ptr(gm->root_pa);
-    for (unsigned level = NESTED_LEVELS; level > 1; level--) {
-        uint64_t *e = &table[nested_index(gpa, level)];
+    for (unsigned l = NESTED_LEVELS; l > level; l--) {
+        uint64_t *e = &table[nested_index(gpa, l)];
         if (!nested_present(f, *e)) {
             kassert(gm->pool_used < gm->pool_pages);
             uint64_t t = gm->pool_pa + gm->pool_used++ * PAGE;
             memset(kmem_ptr(t), 0, PAGE);
             *e = nested_table_entry(f, t);
         }
+        kassert(l != NESTED_LARGE_LEVEL || !nested_is_large(*e));  /* decode: no 2 MiB leaf on the way */
         table = kmem_ptr(nested_entry_pa(*e));
     }
-    return &table[nested_index(gpa, 1)];
+    return &table[nested_index(gpa, level)];
+}
+
+/* The level of the table a frame's leaf lives in. */
+static unsigned frame_level(const struct cap *frame)
+{
+    return cap_frame_is_large(frame) ? NESTED_LARGE_LEVEL : 1u;
 }
 
 /* Every vCPU on this memory drops its cached translations (running ones are made to exit). */
@@ -167,9 +198,13 @@ static void unmap_frame(struct cap *frame)
     uint64_t id = frame->data2;
     struct guest_memory *gm = id < GUEST_MEMORY_MAX ? ids[id] : NULL;
     if (gm != NULL) {
-        uint64_t *e = leaf_of(gm, frame->data, NULL);
+        enum walk_stop stop;
+        uint64_t *e = entry_of(gm, frame->data, frame_level(frame), &stop, NULL);
         enum nested_format f = (enum nested_format)gm->format;
-        if (e != NULL && nested_present(f, *e) && nested_entry_pa(*e) == frame->object) {
+        bool large = cap_frame_is_large(frame);
+        /* Only the frame's own leaf: at the PD level a large leaf, never a PT entry. */
+        if (e != NULL && nested_present(f, *e) && (!large || nested_is_large(*e)) &&
+            nested_entry_pa(*e) == frame->object) {
             *e = 0;
             kassert(gm->mapped > 0);
             gm->mapped--;
@@ -209,12 +244,21 @@ static enum hv_error decode_map(const struct cap *root, const struct guest_memor
         return HV_ERR_INSUFFICIENT_RIGHTS;
     if (fc->flags & (CAP_FLAG_MAPPED | CAP_FLAG_GUEST_MAPPED))
         return HV_ERR_ALREADY_MAPPED;
-    if (args[MAP_GFN] >= gm->gfn_limit)
+    uint64_t gfn = args[MAP_GFN];
+    bool large = cap_frame_is_large(fc);
+    if (gfn >= gm->gfn_limit || (large && gm->gfn_limit - gfn < NESTED_LARGE_GFNS))
         return HV_ERR_RANGE;
+    if (large && (gfn & (NESTED_LARGE_GFNS - 1)) != 0)
+        return HV_ERR_ALIGNMENT;
+    if (large && !vcpu_arch_nested_2m_leaves())
+        return HV_ERR_NOT_SUPPORTED;
     unsigned missing;
-    const uint64_t *e = leaf_of(gm, args[MAP_GFN], &missing);
+    enum walk_stop stop;
+    const uint64_t *e = entry_of(gm, gfn, frame_level(fc), &stop, &missing);
+    if (stop == WALK_LARGE)
+        return HV_ERR_PAGE_SIZE;        /* a 4 KiB frame under a 2 MiB leaf */
     if (e != NULL && nested_present((enum nested_format)gm->format, *e))
-        return HV_ERR_ALREADY_MAPPED;
+        return large && !nested_is_large(*e) ? HV_ERR_PAGE_SIZE : HV_ERR_ALREADY_MAPPED;
     if (gm->pool_pages - gm->pool_used < missing)
         return HV_ERR_NOT_ENOUGH_MEMORY;
     *frame_out = frame;
@@ -223,8 +267,10 @@ static enum hv_error decode_map(const struct cap *root, const struct guest_memor
 
 static void invoke_map(struct guest_memory *gm, struct cte *frame, uint64_t gfn, uint64_t rights)
 {
-    uint64_t *e = leaf_alloc(gm, gfn);
-    *e = nested_leaf_entry((enum nested_format)gm->format, frame->cap.object, (unsigned)rights);
+    enum nested_format f = (enum nested_format)gm->format;
+    uint64_t *e = entry_alloc(gm, gfn, frame_level(&frame->cap));
+    *e = cap_frame_is_large(&frame->cap) ? nested_large_leaf_entry(f, frame->cap.object, (unsigned)rights)
+                                         : nested_leaf_entry(f, frame->cap.object, (unsigned)rights);
     gm->mapped++;
     frame->cap.flags |= CAP_FLAG_GUEST_MAPPED;
     frame->cap.data = gfn;
@@ -277,12 +323,12 @@ enum hv_error guest_memory_invoke(const struct cap *root, struct cte *slot, uint
             return HV_ERR_TRUNCATED;
         if (args[0] >= gm->gfn_limit)
             return HV_ERR_RANGE;
-        const uint64_t *e = leaf_of(gm, args[0], NULL);
-        enum nested_format f = (enum nested_format)gm->format;
-        if (e == NULL || !nested_present(f, *e))
+        uint64_t hpa;
+        unsigned rights;
+        if (!guest_memory_lookup(gm, args[0], &hpa, &rights))
             return HV_ERR_NOT_MAPPED;
-        reply_out->w[0] = nested_entry_pa(*e);
-        reply_out->w[1] = nested_leaf_rights(f, *e);
+        reply_out->w[0] = hpa;
+        reply_out->w[1] = rights;
         reply_out->tag = hv_tag(0, 2, 0);
         return HV_OK;
     }

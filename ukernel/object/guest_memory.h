@@ -19,8 +19,11 @@ struct vcpu;
  * Page 0 of the object. Page 1 is the root table, pages 2.. the table pool
  * (bump-allocated; a table stays until the object is destroyed, so a table
  * pointer taken during a walk never dangles). Invariants:
- *  - every present leaf entry maps exactly one frame cap with CAP_FLAG_GUEST_MAPPED,
- *    data = gfn, data2 = this object's id;
+ *  - every present leaf entry (a 4 KiB leaf in a PT, or a 2 MiB leaf in a PD) maps
+ *    exactly one frame cap of that size with CAP_FLAG_GUEST_MAPPED, data = gfn (the
+ *    first gfn of a 2 MiB leaf, a multiple of 512), data2 = this object's id;
+ *  - a present PD entry is either a 2 MiB leaf or a PT, never both over time while
+ *    the PT exists (tables are kept: a 2 MiB region once mapped by 4 KiB frames stays so);
  *  - `vcpus` lists exactly the VCPUs whose kernel-held GuestMemory cap names this object.
  */
 struct guest_memory {
@@ -50,7 +53,8 @@ void guest_memory_frame_deleting(struct cap *frame);
 enum hv_error guest_memory_invoke(const struct cap *root, struct cte *slot, uint64_t label,
                                   const uint64_t *args, unsigned nargs, struct hv_msg *reply_out);
 
-/* The frame mapped at gfn (hpa) and its NESTED_READ/WRITE/EXECUTE rights; false: none. */
+/* The page mapped at gfn (hpa: a 4 KiB frame, or the page of a 2 MiB frame holding gfn)
+ * and its NESTED_READ/WRITE/EXECUTE rights; false: none. */
 bool guest_memory_lookup(const struct guest_memory *gm, uint64_t gfn, uint64_t *hpa,
                          unsigned *rights);
 

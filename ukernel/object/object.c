@@ -40,6 +40,8 @@ uint64_t object_size(uint8_t type, unsigned size_bits)
         return 1ull << (size_bits + HV_CNODE_SLOT_BITS);
     if (type == HV_OBJ_GUEST_MEMORY || type == HV_OBJ_VCPU)
         return size_bits < 64 ? 1ull << size_bits : 0;   /* object + pool, checked at retype */
+    if (type == HV_OBJ_FRAME && size_bits == HV_LARGE_FRAME_BITS)
+        return 1ull << HV_LARGE_FRAME_BITS;
     if (type >= HV_OBJ_TYPE_COUNT || fixed_size_bits[type] == 0)
         return 0;
     return 1ull << fixed_size_bits[type];
@@ -62,6 +64,8 @@ enum hv_error object_check_retype(uint8_t type, unsigned size_bits, bool device_
     if (device_memory && type != HV_OBJ_FRAME && type != HV_OBJ_UNTYPED)
         return HV_ERR_ILLEGAL_OPERATION;    /* device memory never holds kernel objects */
     if (type == HV_OBJ_UNTYPED && (size_bits < HV_UNTYPED_MIN_BITS || size_bits > HV_UNTYPED_MAX_BITS))
+        return HV_ERR_RANGE;
+    if (type == HV_OBJ_FRAME && size_bits != 0 && size_bits != HV_FRAME_BITS && size_bits != HV_LARGE_FRAME_BITS)
         return HV_ERR_RANGE;
     if (type == HV_OBJ_CNODE && (size_bits < HV_CNODE_MIN_RADIX || size_bits > HV_CNODE_MAX_RADIX))
         return HV_ERR_RANGE;
@@ -104,7 +108,7 @@ struct cap object_create(uint8_t type, unsigned size_bits, void *mem, uint64_t p
         return vcpu_create(mem, pa, size_bits);
     case HV_OBJ_FRAME:
         c.object = pa;
-        c.size_bits = HV_FRAME_BITS;
+        c.size_bits = size_bits == HV_LARGE_FRAME_BITS ? HV_LARGE_FRAME_BITS : HV_FRAME_BITS;
         break;
     default:
         break;  /* PDPT, PD, PT: zeroed memory is an empty table */

@@ -85,20 +85,44 @@ static unsigned parent_level(uint8_t type)
     }
 }
 
+/* Level of the table holding the cap's entry: a 2 MiB frame is a PS leaf in a PD (level 2). */
+static unsigned cap_level(const struct cap *c)
+{
+    return cap_frame_is_large(c) ? 2u : parent_level(c->type);
+}
+
+#define LARGE_FRAME_SIZE (1ull << HV_LARGE_FRAME_BITS)
+_Static_assert(LARGE_FRAME_SIZE == PAGE_SIZE * PT_ENTRIES, "a 2 MiB frame is what one PD entry maps");
+_Static_assert(PTE_PS == 0x80ull, "PS: bit 7 of a PDE makes it a 2 MiB leaf (SDM 4.5)");
+_Static_assert((PTE_ADDR_MASK & (LARGE_FRAME_SIZE - 1)) == 0x1ff000ull,
+               "a 2 MiB-aligned base leaves bits 20:12 of the leaf 0: bits 20:13 reserved, 12 PAT (0: WB)");
+
+/* Why entry_at_level found no entry. */
+enum walk_stop {
+    WALK_OK = 0,
+    WALK_MISSING,       /* a table on the way is absent */
+    WALK_LARGE,         /* a 2 MiB (or 1 GiB) leaf is on the way */
+};
+
 /*
  * Walks from the PML4 down to the table at `level` covering va; returns a pointer
- * to the entry for va there, or NULL with *missing set if a table on the way is
- * absent (or a large page is in the way).
+ * to the entry for va there, or NULL with *stop (if given) saying why: a table on
+ * the way is absent, or a large leaf is in the way.
  */
-static uint64_t *entry_at_level(uint64_t pml4_pa, uint64_t va, unsigned level)
+static uint64_t *entry_at_level(uint64_t pml4_pa, uint64_t va, unsigned level, enum walk_stop *stop)
 {
     uint64_t *table = kmem_ptr(pml4_pa);
     for (unsigned l = PT_LEVELS; l > level; l--) {
         uint64_t e = table[pt_index(va, l)];
-        if (!(e & PTE_P) || (e & PTE_PS))
+        if (!(e & PTE_P) || (e & PTE_PS)) {
+            if (stop != NULL)
+                *stop = (e & PTE_P) ? WALK_LARGE : WALK_MISSING;
             return NULL;
+        }
         table = kmem_ptr(e & PTE_ADDR_MASK);
     }
+    if (stop != NULL)
+        *stop = WALK_OK;
     return &table[pt_index(va, level)];
 }
 
@@ -114,7 +138,7 @@ static void flush_va(uint64_t pml4_pa, uint64_t va, bool whole)
     if (whole)
         write_cr3(read_cr3());
     else
-        invlpg(va);
+        invlpg(va);     /* a 2 MiB leaf too: INVLPG drops the whole page holding va */
 }
 
 static void unmap_cap(struct cap *c)
@@ -124,9 +148,11 @@ static void unmap_cap(struct cap *c)
     uint64_t id = c->data2;
     uint64_t pml4_pa = id < VSPACE_MAX ? vspaces[id].pml4_pa : 0;
     if (pml4_pa != 0) {
-        uint64_t *e = entry_at_level(pml4_pa, c->data, parent_level(c->type));
-        /* Only if the entry still points at this object: it may have been replaced. */
-        if (e != NULL && (*e & PTE_P) && (*e & PTE_ADDR_MASK) == object_pa(c)) {
+        uint64_t *e = entry_at_level(pml4_pa, c->data, cap_level(c), NULL);
+        /* Only if the entry still points at this object: it may have been replaced. A 2 MiB
+         * frame's entry is a PS leaf; a table's (or a 4 KiB frame's in a PT) never is. */
+        if (e != NULL && (*e & PTE_P) && cap_frame_is_large(c) == ((*e & PTE_PS) != 0) &&
+            (*e & PTE_ADDR_MASK) == object_pa(c)) {
             *e = 0;
             flush_va(pml4_pa, c->data, c->type != HV_OBJ_FRAME);
         }
@@ -145,19 +171,24 @@ void vspace_cap_deleting(struct cap *c)
 static enum hv_error decode_map(const struct cap *c, const struct cap *pml4, uint64_t va,
                                 uint64_t **entry_out)
 {
-    if (c->flags & CAP_FLAG_MAPPED)
-        return HV_ERR_ALREADY_MAPPED;
+    if (c->flags & (CAP_FLAG_MAPPED | CAP_FLAG_GUEST_MAPPED))
+        return HV_ERR_ALREADY_MAPPED;   /* one mapping per cap: data/data2 hold one place */
     if (pml4->type != HV_OBJ_PML4)
         return HV_ERR_WRONG_TYPE;
     if (va < USER_VA_MIN || va >= USER_VA_END)
         return HV_ERR_RANGE;
-    if (va & (PAGE_SIZE - 1))
+    if (va & ((cap_frame_is_large(c) ? LARGE_FRAME_SIZE : PAGE_SIZE) - 1))
         return HV_ERR_ALIGNMENT;
-    uint64_t *e = entry_at_level(vspaces[pml4->data].pml4_pa, va, parent_level(c->type));
+    enum walk_stop stop;
+    uint64_t *e = entry_at_level(vspaces[pml4->data].pml4_pa, va, cap_level(c), &stop);
     if (e == NULL)
-        return HV_ERR_MISSING_TABLE;
-    if (*e & PTE_P)
+        return stop == WALK_LARGE ? HV_ERR_PAGE_SIZE : HV_ERR_MISSING_TABLE;
+    if (*e & PTE_P) {
+        /* At the PD level a 2 MiB leaf and a PT exclude each other: say which is in the way. */
+        if (cap_level(c) == 2 && cap_frame_is_large(c) != ((*e & PTE_PS) != 0))
+            return HV_ERR_PAGE_SIZE;
         return HV_ERR_ALREADY_MAPPED;
+    }
     *entry_out = e;
     return HV_OK;
 }
@@ -171,8 +202,8 @@ static uint64_t coverage_base(uint8_t type, uint64_t va)
 
 bool vspace_has_table(const struct cap *pml4, uint64_t va, uint8_t type)
 {
-    const uint64_t *e = entry_at_level(vspaces[pml4->data].pml4_pa, va, parent_level(type));
-    return e != NULL && (*e & PTE_P);
+    const uint64_t *e = entry_at_level(vspaces[pml4->data].pml4_pa, va, parent_level(type), NULL);
+    return e != NULL && (*e & PTE_P) && !(*e & PTE_PS);
 }
 
 enum hv_error vspace_map_table(struct cte *table_slot, const struct cap *pml4, uint64_t va)
@@ -205,7 +236,7 @@ enum hv_error vspace_map_frame(struct cte *frame_slot, const struct cap *pml4, u
     enum hv_error err = decode_map(c, pml4, va, &e);
     if (err != HV_OK)
         return err;
-    uint64_t pte = c->object | PTE_P | PTE_U;
+    uint64_t pte = c->object | PTE_P | PTE_U | (cap_frame_is_large(c) ? PTE_PS : 0);
     if (cap_has_rights(c, HV_RIGHT_WRITE))
         pte |= PTE_W;
     if (!(attributes & HV_MAP_EXECUTABLE))

@@ -30,13 +30,15 @@
  * (= HV_VM_SLOTS of servers/init/include/hv/vm_abi.h, the contract; init asserts they agree). */
 #define HV_MANIFEST_VM_SLOTS(vcpus) (1u + 3u * (vcpus))
 /*
- * All VMs' guest RAM together. init backs guest RAM with 4 KiB frames and spends two of
- * its 131072 CNode slots on each (the cap the guest maps, the copy the vmm maps): 160 MiB
- * is 81920 slots, leaving the rest for boot modules and the servers' pools (Debian's
- * kernel needs more than 80 MiB: about 60 MiB of it stays reserved for the kernel). 2 MiB frames
- * would lift this limit; the core does not have them yet.
+ * All VMs' guest RAM together. init backs guest RAM with 2 MiB frames (4 KiB ones only for
+ * a VM's last part below a 2 MiB boundary) and spends two of its 32768 CNode slots on each
+ * frame (the cap the guest maps, the copy the vmm maps): 1 GiB is 1024 slots, so slots no
+ * longer bound it (the boot modules' 4 KiB pages take far more). What bounds it is the
+ * machine's memory — init builds a VM only if its free untyped memory holds it, and says
+ * so otherwise — and this cap, which keeps a manifest's VMs within what one appliance is
+ * meant to run (two 128 MiB Linux VMs and more) and below the vmm's 3 GiB PCI hole.
  */
-#define HV_MANIFEST_VM_RAM_MIB_MAX 160u
+#define HV_MANIFEST_VM_RAM_MIB_MAX 1024u
 
 /* A buffer this large holds any message manifest_check() writes. */
 #define HV_MANIFEST_ERR_MAX 192

@@ -40,6 +40,18 @@ enum nested_format {
 #define EPT_MT_WB 6ull
 #define EPT_PS (1ull << 7)
 
+/*
+ * 2 MiB leaves: an entry of a level-2 table (PD) with bit 7 set maps the 2 MiB at its
+ * address (bits 20:12 zero; NPT bit 12 is the PAT bit, 0 = write-back) instead of
+ * pointing to a PT. Both formats use bit 7 (NPT: PDE.PS, APM 5.3.4; EPT: "page size"
+ * bit of an EPT PDE, SDM 29.3.2, only if the EPT capability MSR allows 2 MiB pages).
+ */
+#define NESTED_PDE_LARGE (1ull << 7)    /* = NPT_PS = EPT_PS */
+#define NESTED_LARGE_LEVEL 2u
+#define NESTED_LARGE_SIZE (1ull << 21)
+#define NESTED_LARGE_GFNS 512u
+#define NESTED_LARGE_MASK 0x000fffffffe00000ull
+
 #define NESTED_READ 1u
 #define NESTED_WRITE 2u
 #define NESTED_EXECUTE 4u
@@ -48,6 +60,12 @@ _Static_assert((NPT_P | NPT_RW | NPT_US | NPT_NX) == 0x8000000000000007ull, "NPT
 _Static_assert((EPT_R | EPT_W | EPT_X) == 7ull && (EPT_MT_WB << EPT_MT_SHIFT) == 0x30ull,
                "EPT bits and WB memory type (SDM 29.3.2)");
 _Static_assert((NESTED_ADDR_MASK & (NPT_NX | NPT_PS | 0xfffull)) == 0, "address bits clear of flags");
+
+_Static_assert(NPT_PS == 0x80ull && EPT_PS == 0x80ull && NESTED_PDE_LARGE == 0x80ull,
+               "bit 7 makes a PD entry a 2 MiB leaf in both formats");
+_Static_assert(NESTED_LARGE_SIZE == NESTED_LARGE_GFNS * 4096ull && NESTED_LARGE_GFNS == NESTED_ENTRIES,
+               "a 2 MiB leaf covers what one PT would");
+_Static_assert(NESTED_LARGE_MASK == (NESTED_ADDR_MASK & ~(NESTED_LARGE_SIZE - 1)), "2 MiB leaf address bits");
 
 /* Index of `gpa` in a table at `level` (4 = root ... 1 = leaf table). */
 static inline unsigned nested_index(uint64_t gpa, unsigned level)
@@ -81,6 +99,25 @@ static inline uint64_t nested_leaf_entry(enum nested_format f, uint64_t hpa, uns
     if (!(rights & NESTED_EXECUTE))
         e |= NPT_NX;
     return e;
+}
+
+/* A 2 MiB leaf (in a PD) mapping the 2 MiB frame at `hpa` with NESTED_* rights. */
+static inline uint64_t nested_large_leaf_entry(enum nested_format f, uint64_t hpa, unsigned rights)
+{
+    return (nested_leaf_entry(f, hpa, rights) & ~NESTED_ADDR_MASK) | (hpa & NESTED_LARGE_MASK) |
+           NESTED_PDE_LARGE;
+}
+
+/* Whether a present entry of a PD is a 2 MiB leaf (else it points to a PT). */
+static inline bool nested_is_large(uint64_t e)
+{
+    return (e & NESTED_PDE_LARGE) != 0;
+}
+
+/* The base of the 2 MiB a large leaf maps. */
+static inline uint64_t nested_large_pa(uint64_t e)
+{
+    return e & NESTED_LARGE_MASK;
 }
 
 static inline bool nested_present(enum nested_format f, uint64_t e)

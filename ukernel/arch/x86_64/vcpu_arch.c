@@ -36,6 +36,7 @@ bool vcpu_arch_init(void)
 enum vcpu_backend vcpu_arch_backend(void) { return backend ? backend->backend : VCPU_BACKEND_NONE; }
 const char *vcpu_arch_name(void) { return backend ? backend->name : "none"; }
 bool vcpu_arch_nested_paging(void) { return backend && backend->nested_paging(); }
+bool vcpu_arch_nested_2m_leaves(void) { return backend && backend->nested_2m_leaves(); }
 
 bool vcpu_arch_cpu_enable(unsigned cpu)
 {

@@ -59,6 +59,7 @@ struct vcpu_arch_ops {
     enum vcpu_backend backend;
     bool (*probe)(const struct cpu_features *f);
     bool (*nested_paging)(void);
+    bool (*nested_2m_leaves)(void);
     bool (*cpu_enable)(unsigned cpu);
     uint64_t (*pages)(void);
     void (*setup)(struct vcpu_arch *v, uint64_t pages_pa, uint32_t tag);
@@ -87,6 +88,8 @@ struct vcpu_arch_ops {
 enum vcpu_backend vcpu_arch_backend(void);
 const char *vcpu_arch_name(void);
 bool vcpu_arch_nested_paging(void);    /* NPT / EPT available */
+/* The nested format takes 2 MiB leaves in a PD (NPT always; EPT if its capability MSR says so). */
+bool vcpu_arch_nested_2m_leaves(void);
 
 /* Boot CPU, once: pick the backend. Then on every CPU: enable it (EFER.SVME + host
  * save area, or feature control + VMXON). Returns false with a console message if

@@ -122,6 +122,12 @@ static bool svm_nested_paging(void)
     return cpu_features()->svm.npt;
 }
 
+/* NPT tables are long-mode page tables (APM 15.25.5): a PDE with PS maps 2 MiB, always. */
+static bool svm_nested_2m_leaves(void)
+{
+    return true;
+}
+
 static bool svm_cpu_enable(unsigned cpu)
 {
     if (cpu >= CONFIG_MAX_CPUS)
@@ -580,6 +586,7 @@ static const struct vcpu_arch_ops svm_ops = {
     .backend = VCPU_BACKEND_SVM,
     .probe = svm_probe,
     .nested_paging = svm_nested_paging,
+    .nested_2m_leaves = svm_nested_2m_leaves,
     .cpu_enable = svm_cpu_enable,
     .pages = svm_pages,
     .setup = svm_setup,

@@ -233,6 +233,8 @@ static bool vmx_probe(const struct cpu_features *f)
 }
 
 static bool vmx_nested_paging(void) { return true; }   /* probe requires EPT */
+/* An EPT PDE with bit 7 maps 2 MiB only where IA32_VMX_EPT_VPID_CAP bit 16 says so (SDM A.10). */
+static bool vmx_nested_2m_leaves(void) { return (caps.ept_vpid_cap & EPT_CAP_PDE_2M) != 0; }
 
 static uint64_t vmx_pages(void) { return VMX_PAGES_BYTES; }
 
@@ -1393,6 +1395,7 @@ static const struct vcpu_arch_ops vmx_ops = {
     .backend = VCPU_BACKEND_VMX,
     .probe = vmx_probe,
     .nested_paging = vmx_nested_paging,
+    .nested_2m_leaves = vmx_nested_2m_leaves,
     .cpu_enable = vmx_cpu_enable,
     .pages = vmx_pages,
     .setup = vmx_setup,

@@ -52,6 +52,7 @@
 /* EPT/VPID capability MSR (0x48c) bits. */
 #define EPT_CAP_WB_MEMTYPE (1ull << 14)
 #define EPT_CAP_AD (1ull << 21)
+#define EPT_CAP_PDE_2M (1ull << 16)     /* EPT PDEs may map 2 MiB pages */
 #define EPT_CAP_INVEPT (1ull << 20)
 #define EPT_CAP_INVEPT_SINGLE (1ull << 25)
 #define EPT_CAP_INVEPT_ALL (1ull << 26)

@@ -29,6 +29,9 @@ enum hv_error {
     HV_ERR_UNKNOWN_SYSCALL = 18,    /* returned only where no fault handler exists */
     HV_ERR_BUSY = 19,               /* object in use by another operation (e.g. bound elsewhere) */
     HV_ERR_NOT_SUPPORTED = 20,      /* this CPU (or this build) cannot do it (e.g. nested paging) */
+    HV_ERR_PAGE_SIZE = 21,          /* a mapping of the other page size is in the way: a page table
+                                       where a 2 MiB frame would go, a 2 MiB frame where a table
+                                       or a 4 KiB frame would */
     HV_ERR_COUNT
 };
 

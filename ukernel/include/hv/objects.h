@@ -17,7 +17,7 @@ enum hv_object_type {
     HV_OBJ_PDPT = 9,
     HV_OBJ_PD = 10,
     HV_OBJ_PT = 11,
-    HV_OBJ_FRAME = 12,              /* 4 KiB */
+    HV_OBJ_FRAME = 12,              /* 4 KiB, or 2 MiB: size_bits HV_LARGE_FRAME_BITS */
     HV_OBJ_IRQ_CONTROL = 13,        /* authority to create IRQ handler caps */
     HV_OBJ_IRQ_HANDLER = 14,
     HV_OBJ_IOPORT_CONTROL = 15,     /* authority to create I/O port range caps */
@@ -40,6 +40,15 @@ enum hv_object_type {
 #define HV_REPLY_BITS 5
 #define HV_PAGE_TABLE_BITS 12           /* PML4, PDPT, PD, PT */
 #define HV_FRAME_BITS 12
+/*
+ * A frame is retyped with size_bits 0 or HV_FRAME_BITS (4 KiB) or HV_LARGE_FRAME_BITS
+ * (2 MiB, placed at a 2 MiB-aligned address of the untyped); any other size is
+ * HV_ERR_RANGE. A 2 MiB ("large") frame is one object and one cap: FRAME_MAP puts it in
+ * a PD entry (PS) at a 2 MiB-aligned va — the PD must be there (HV_ERR_MISSING_TABLE)
+ * and no PT in that entry (HV_ERR_PAGE_SIZE); GUEST_MEMORY_MAP puts it at a gfn that is
+ * a multiple of 512 as a 2 MiB nested leaf. GET_ADDRESS gives its base.
+ */
+#define HV_LARGE_FRAME_BITS 21
 /*
  * GuestMemory and VCPU are retyped with a size of the caller's choice in these
  * ranges; the memory beyond each object's fixed part is its pool:
@@ -147,7 +156,13 @@ enum hv_invocation {
      * Errors: gfn >= size (HV_ERR_RANGE), frame cap already mapped or gfn in use
      * (HV_ERR_ALREADY_MAPPED), not a frame (HV_ERR_WRONG_TYPE), rights
      * (HV_ERR_INSUFFICIENT_RIGHTS / HV_ERR_INVALID_ARGUMENT), table pool empty
-     * (HV_ERR_NOT_ENOUGH_MEMORY). A gfn is a frame number: there is no misaligned gfn.
+     * (HV_ERR_NOT_ENOUGH_MEMORY). A gfn is a frame number: a 4 KiB frame has no misaligned
+     * gfn. A 2 MiB frame maps at a gfn that is a multiple of 512 (else HV_ERR_ALIGNMENT) as
+     * one 2 MiB leaf in the nested PD, for gfns [gfn, gfn + 512): a table already in that PD
+     * entry (the core keeps tables once made, so any 4 KiB frame ever mapped in the 2 MiB
+     * region) is HV_ERR_PAGE_SIZE, as is a 4 KiB frame under a 2 MiB leaf; a backend
+     * whose nested tables have no 2 MiB leaves (EPT without them) gives HV_ERR_NOT_SUPPORTED.
+     * QUERY of any gfn inside a 2 MiB leaf gives that gfn's hpa (leaf base + offset).
      * Retype needs a virtualization backend (else HV_ERR_NOT_SUPPORTED); the tables
      * are in its nested format (AMD NPT or Intel EPT), the root usable as is.
      */
