@@ -14,7 +14,9 @@
 #       [CMDLINE <extra args>...]
 #       [TIMEOUT <seconds>] [SMP <n>]
 #       [MEM <MiB>]                  # the machine's RAM; default: HV_GUEST_MEM_MIB
-#       [QEMU_CPU <model>])           # default: HV_QEMU_CPU
+#       [QEMU_CPU <model>]           # default: HV_QEMU_CPU
+#       [BOCHS_IPS <n>]              # Bochs's instructions per emulated second; default 100000000
+#       [COST <n>])                  # ctest's COST: a long test starts first
 #
 # Tests are named <emulator>.<name>; the serial log of each stays in
 # build/test-logs/<emulator>.<name>.log.
@@ -24,7 +26,7 @@ set(HV_QEMU_TIMEOUT 120)
 set(HV_BOCHS_TIMEOUT 300)
 
 function(hv_emulator_test name)
-  cmake_parse_arguments(T "BOOT_DEFAULT;EXPECT_PANIC" "SUITE;EXPECT_LINE;TIMEOUT;SMP;INIT;QEMU_CPU;GUEST_CHECKS;MEM"
+  cmake_parse_arguments(T "BOOT_DEFAULT;EXPECT_PANIC" "SUITE;EXPECT_LINE;TIMEOUT;SMP;INIT;QEMU_CPU;GUEST_CHECKS;MEM;BOCHS_IPS;COST"
                         "EMULATORS;LABELS;CMDLINE;MODULES;DATA_MODULES" ${ARGN})
   if(NOT T_EMULATORS)
     set(T_EMULATORS qemu bochs)
@@ -40,6 +42,9 @@ function(hv_emulator_test name)
   endif()
   if(NOT T_QEMU_CPU)
     set(T_QEMU_CPU ${HV_QEMU_CPU})
+  endif()
+  if(NOT T_BOCHS_IPS)
+    set(T_BOCHS_IPS 100000000)
   endif()
 
   foreach(emu IN LISTS T_EMULATORS)
@@ -92,7 +97,7 @@ function(hv_emulator_test name)
         --cmdline ${cmdline}
         --module ${HV_TEST_MODULE}:testmod ${init_module}
         --mem ${T_MEM} --smp ${T_SMP}
-        --qemu-cpu ${T_QEMU_CPU} --bochs-cpu ${HV_BOCHS_CPU}
+        --qemu-cpu ${T_QEMU_CPU} --bochs-cpu ${HV_BOCHS_CPU} --bochs-ips ${T_BOCHS_IPS}
         --timeout ${timeout}
         --log ${CMAKE_BINARY_DIR}/test-logs/${emu}.${name}.log
         ${mode})
@@ -101,5 +106,8 @@ function(hv_emulator_test name)
     set_tests_properties(${emu}.${name} PROPERTIES
       LABELS "${emu};${T_LABELS}"
       TIMEOUT ${ctest_timeout})
+    if(T_COST)
+      set_tests_properties(${emu}.${name} PROPERTIES COST ${T_COST})
+    endif()
   endforeach()
 endfunction()
