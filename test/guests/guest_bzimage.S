@@ -31,36 +31,7 @@
 #define LAPIC_TPR 0xfee00080
 #define CR4_OSFXSR 0x200
 
-    .section .text
-    .globl _start
-_start:
-    .org 0x1f1
-    .byte 1                         /* setup_sects */
-    .word 0                         /* root_flags */
-    .long (pm_end - pm_start) / 16  /* syssize (16-byte units) */
-    .org 0x1fe
-    .word 0xaa55                    /* boot_flag */
-    .byte 0xeb, hdr_end - 0x202     /* jump over the header */
-    .ascii "HdrS"
-    .word 0x020f                    /* protocol 2.15 */
-    .org 0x211
-    .byte 0x01                      /* loadflags: LOADED_HIGH */
-    .org 0x22c
-    .long 0x7fffffff                /* initrd_addr_max */
-    .long 0x200000                  /* kernel_alignment */
-    .byte 0                         /* relocatable_kernel: no */
-    .byte 0
-    .word 0x0001                    /* xloadflags: XLF_KERNEL_64 */
-    .long 255                       /* cmdline_size */
-    .org 0x258
-    .quad LOAD                      /* pref_address */
-    .long pm_end - pm_start + 0x10000   /* init_size */
-hdr_end:
-    .org 0x400
-
-pm_start:
-    .org pm_start + 0x200
-    .code64
+#include "bzimage_header.inc"
 entry64:
     lea stack_top(%rip), %rsp
 #ifdef GUEST_BAD
