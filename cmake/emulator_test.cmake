@@ -14,6 +14,7 @@
 #       [CMDLINE <extra args>...]
 #       [TIMEOUT <seconds>] [SMP <n>]
 #       [MEM <MiB>]                  # the machine's RAM; default: HV_GUEST_MEM_MIB
+#       [SERIAL_PORTS <n>]           # COM1..COMn (default 1); COMk's log: <emulator>.<name>.comk.log
 #       [QEMU_CPU <model>]           # default: HV_QEMU_CPU
 #       [BOCHS_IPS <n>]              # Bochs's instructions per emulated second; default 100000000
 #       [COST <n>])                  # ctest's COST: a long test starts first
@@ -26,7 +27,7 @@ set(HV_QEMU_TIMEOUT 120)
 set(HV_BOCHS_TIMEOUT 300)
 
 function(hv_emulator_test name)
-  cmake_parse_arguments(T "BOOT_DEFAULT;EXPECT_PANIC" "SUITE;EXPECT_LINE;TIMEOUT;SMP;INIT;QEMU_CPU;GUEST_CHECKS;MEM;BOCHS_IPS;COST"
+  cmake_parse_arguments(T "BOOT_DEFAULT;EXPECT_PANIC" "SUITE;EXPECT_LINE;TIMEOUT;SMP;INIT;QEMU_CPU;GUEST_CHECKS;MEM;BOCHS_IPS;COST;SERIAL_PORTS"
                         "EMULATORS;LABELS;CMDLINE;MODULES;DATA_MODULES" ${ARGN})
   if(NOT T_EMULATORS)
     set(T_EMULATORS qemu bochs)
@@ -88,6 +89,9 @@ function(hv_emulator_test name)
     endif()
     if(T_GUEST_CHECKS)
       list(APPEND mode --guest-checks ${T_GUEST_CHECKS})
+    endif()
+    if(T_SERIAL_PORTS)
+      list(APPEND mode --serial-ports ${T_SERIAL_PORTS})
     endif()
 
     add_test(NAME ${emu}.${name}

@@ -24,8 +24,7 @@ _Static_assert(offsetof(struct hv_ipc_buffer, reflect_rflags) == HVRT_IPC_REFLEC
 
 #define PAGE 4096u
 #define ARENA_PAGES (HVRT_ARENA_BYTES / PAGE)
-#define COM1 0x3f8u
-#define COM1_LSR (COM1 + 5u)
+#define UART_LSR 5u
 #define LSR_THR_EMPTY 0x20u
 #define ARCH_SET_FS_CODE 0x1002
 #define DEBUG_NR_TRACKED 512u
@@ -68,17 +67,40 @@ uint64_t hvrt_invoke(uint64_t cptr, uint64_t label, unsigned n, const uint64_t *
     return err;
 }
 
+/*
+ * The console cap covers one 16550 at a COM base (the manifest's Server.console): the
+ * first base whose line status register the cap lets us read. Found once; a cap covering
+ * none of them leaves COM1, whose writes then fail quietly (the server runs on unheard).
+ */
+uint64_t hvrt_console_port(void)
+{
+    static const uint16_t bases[] = { HVRT_COM1, 0x2f8, 0x3e8, 0x2e8 };
+    static uint64_t found;
+    if (found != 0)
+        return found;
+    found = HVRT_COM1;
+    for (unsigned i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+        uint64_t lsr = 0;
+        if (invoke(HVRT_SLOT_CONSOLE, HV_INV_IOPORT_IN, 2, bases[i] + UART_LSR, 1, 0, &lsr) == HV_OK) {
+            found = bases[i];
+            break;
+        }
+    }
+    return found;
+}
+
 static void console_putc(char c)
 {
     if (c == '\n')
         console_putc('\r');
+    uint64_t port = hvrt_console_port();
     for (unsigned i = 0; i < 100000; i++) {
         uint64_t lsr = 0;
-        if (invoke(HVRT_SLOT_CONSOLE, HV_INV_IOPORT_IN, 2, COM1_LSR, 1, 0, &lsr) != HV_OK ||
+        if (invoke(HVRT_SLOT_CONSOLE, HV_INV_IOPORT_IN, 2, port + UART_LSR, 1, 0, &lsr) != HV_OK ||
             (lsr & LSR_THR_EMPTY) != 0)
             break;
     }
-    (void)invoke(HVRT_SLOT_CONSOLE, HV_INV_IOPORT_OUT, 3, COM1, 1, (uint8_t)c, NULL);
+    (void)invoke(HVRT_SLOT_CONSOLE, HV_INV_IOPORT_OUT, 3, port, 1, (uint8_t)c, NULL);
 }
 
 static void console_puts(const char *s)

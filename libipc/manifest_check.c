@@ -418,6 +418,50 @@ static const char *check_cap_kind(const struct ctx *c, const Server *s, const Ca
 
 /* --- servers ------------------------------------------------------------------------- */
 
+/*
+ * Server i's console port: COM1..COM4, and one that is not COM1 is this server's alone (two
+ * writers on one UART cut each other's lines). check_cap_console keeps drivers off them.
+ */
+static const char *check_console(const struct ctx *c, pb_size_t i)
+{
+    const Server *s = &c->m->servers[i];
+    if (manifest_serial_base(s->console) == 0) {
+        return fail(c, "server \"%s\": unknown console port %d (SERIAL_COM1..SERIAL_COM4)",
+                    s->name, (int)s->console);
+    }
+    for (pb_size_t k = 0; k < i; k++) {
+        const Server *o = &c->m->servers[k];
+        if (s->console != hv_manifest_SerialPort_SERIAL_COM1 && o->console == s->console) {
+            return fail(c, "server \"%s\": console COM%d is already server \"%s\"'s", s->name,
+                        (int)s->console + 1, o->name);
+        }
+    }
+    return NULL;
+}
+
+/* An io_ports grant reaches into no server's console UART (a driver there would garble it
+ * and take its input). */
+static const char *check_cap_console(const struct ctx *c, const Server *s, const Capability *cap)
+{
+    if (cap->which_kind != hv_manifest_Capability_io_ports_tag) {
+        return NULL;
+    }
+    for (pb_size_t k = 0; k < c->m->servers_count; k++) {
+        const Server *o = &c->m->servers[k];
+        uint32_t base = manifest_serial_base(o->console);
+        if (base != 0 && ranges_overlap(cap->kind.io_ports.base, cap->kind.io_ports.count, base,
+                                        HV_MANIFEST_SERIAL_PORT_COUNT)) {
+            return fail(c,
+                        "server \"%s\" slot %u: io ports 0x%x+%u overlap server \"%s\"'s "
+                        "console (COM%d, 0x%x+%u)",
+                        s->name, (unsigned)cap->slot, (unsigned)cap->kind.io_ports.base,
+                        (unsigned)cap->kind.io_ports.count, o->name, (int)o->console + 1,
+                        (unsigned)base, HV_MANIFEST_SERIAL_PORT_COUNT);
+        }
+    }
+    return NULL;
+}
+
 /* Names first, for every server, so a bad name is reported as such and not as a dangling
  * connection to it. */
 static const char *check_server_name(const struct ctx *c, pb_size_t i)
@@ -470,6 +514,10 @@ static const char *check_server(const struct ctx *c, pb_size_t i)
         s->restart != hv_manifest_RestartPolicy_RESTART_ALWAYS) {
         return fail(c, "server \"%s\": unknown restart policy %d", s->name, (int)s->restart);
     }
+    const char *e = check_console(c, i);
+    if (e != NULL) {
+        return e;
+    }
     for (pb_size_t j = 0; j < s->caps_count; j++) {
         const Capability *cap = &s->caps[j];
         if (cap->slot < HV_MANIFEST_FIRST_SLOT || cap->slot >= HV_MANIFEST_SLOT_LIMIT) {
@@ -490,9 +538,12 @@ static const char *check_server(const struct ctx *c, pb_size_t i)
                             s->name, (unsigned)cap->slot, (unsigned)s->caps[k].slot);
             }
         }
-        const char *e = check_cap_kind(c, s, cap);
+        e = check_cap_kind(c, s, cap);
         if (e == NULL) {
             e = check_cap_exclusive(c, i, j);
+        }
+        if (e == NULL) {
+            e = check_cap_console(c, s, cap);
         }
         if (e != NULL) {
             return e;

@@ -8,8 +8,6 @@
 
 #define PAGE 4096ull
 #define TABLE_SPAN (2ull << 20)                 /* what one page table maps */
-#define COM1 0x3f8u
-#define COM1_LAST (COM1 + 7u)
 #define IPC_PEEK_VA 0x0000630000000000ull       /* where init reads an exited server's IPC buffer */
 #define FIXED_SLOTS 8u      /* CNode, its guarded mint, TCB, SchedContext, Reply, console, fault cap, peek copy */
 #define SPARE_SLOTS 16u
@@ -150,7 +148,9 @@ static uint64_t build(struct server *s)
     if (s->tcb == 0 || sc == 0)
         return HV_ERR_NOT_ENOUGH_MEMORY;
     uint64_t console = hvu_alloc_slot();
-    uint64_t ports[5] = { COM1, COM1_LAST, HV_ROOT_CNODE, console, 64 };
+    /* Slot 2, the runtime's console: the manifest's UART (COM1, the appliance console, by default). */
+    uint64_t console_base = manifest_serial_base(m->console);
+    uint64_t ports[5] = { console_base, console_base + HV_MANIFEST_SERIAL_PORT_COUNT - 1, HV_ROOT_CNODE, console, 64 };
     e |= hvu_invoke(HV_ROOT_IOPORT_CONTROL, HV_INV_IOPORT_CONTROL_ISSUE, 5, ports, NULL);
     e |= hvu_give_copy(s->cnode, INIT_SERVER_CNODE_RADIX, INIT_SLOT_TCB, s->tcb, HV_RIGHTS_ALL);
     e |= hvu_give_move(s->cnode, INIT_SERVER_CNODE_RADIX, INIT_SLOT_CONSOLE, console);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* console: the guest's COM1 on the appliance console — output through the vmm's console port cap, input from the real COM1's IRQ. */
+/* console: the guest's COM1 on a real UART — the appliance console (COM1) or the VM's own port — output through the vmm's console port cap, input from that UART's IRQ. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -9,11 +9,20 @@
 #include "hv/objects.h"
 #include "vmm.h"
 
-/* The real COM1 (the console port cap covers 0x3f8..0x3ff). */
-#define COM1 0x3f8u
-#define COM1_IER (COM1 + 1u)
-#define COM1_MCR (COM1 + 4u)
-#define COM1_LSR (COM1 + 5u)
+/*
+ * The real UART the console cap covers (hvrt_console_port(): the manifest's Server.console,
+ * COM1 by default): 16550 registers at offsets from its base.
+ */
+#define UART_DATA 0u                    /* with LCR.DLAB: divisor latch, low byte */
+#define UART_IER 1u                     /* with LCR.DLAB: divisor latch, high byte */
+#define UART_FCR 2u
+#define UART_LCR 3u
+#define UART_MCR 4u
+#define UART_LSR 5u
+#define LCR_DLAB 0x80u
+#define LCR_8N1 0x03u
+#define FCR_ENABLE_CLEAR 0x07u          /* FIFOs on, both cleared */
+#define DIVISOR_115200 1u
 #define IER_RX_AVAILABLE 0x01u
 #define MCR_DTR_RTS_OUT2 0x0bu          /* OUT2 gates the UART's interrupt to the PIC */
 #define LSR_DATA_READY 0x01u
@@ -81,24 +90,37 @@ static void port_out(uint64_t port, uint64_t val)
     (void)vmm_invoke(HVRT_SLOT_CONSOLE, HV_INV_IOPORT_OUT, 3, args, NULL);
 }
 
-/* Takes the real COM1's receive interrupt if the manifest gave its IRQ (else output only). */
+/*
+ * Sets up a UART of the VM's own (the core set COM1 up and shares it: left as it is) and
+ * takes its receive interrupt if the manifest gave the IRQ (else output only).
+ */
 void vmm_console_init(struct vmm *v)
 {
+    uint64_t base = hvrt_console_port();
+    if (base != HVRT_COM1) {
+        port_out(base + UART_IER, 0);
+        port_out(base + UART_LCR, LCR_DLAB);
+        port_out(base + UART_DATA, DIVISOR_115200);
+        port_out(base + UART_IER, 0);
+        port_out(base + UART_LCR, LCR_8N1);
+        port_out(base + UART_FCR, FCR_ENABLE_CLEAR);
+    }
     uint64_t args[1] = { VMM_SLOT_NTFN };
     v->have_console_irq =
         vmm_invoke(VMM_SLOT_CONSOLE_IRQ, HV_INV_IRQ_HANDLER_SET_NOTIFICATION, 1, args, NULL) == HV_OK;
     if (!v->have_console_irq)
         return;
-    port_out(COM1_MCR, MCR_DTR_RTS_OUT2);
-    port_out(COM1_IER, IER_RX_AVAILABLE);
+    port_out(base + UART_MCR, MCR_DTR_RTS_OUT2);
+    port_out(base + UART_IER, IER_RX_AVAILABLE);
     vmm_console_input(v);   /* drain what is there and acknowledge the line */
 }
 
 /* The console IRQ fired: move what the real UART received into the guest's UART. */
 void vmm_console_input(struct vmm *v)
 {
-    for (unsigned i = 0; i < INPUT_MAX_PER_IRQ && (port_in(COM1_LSR) & LSR_DATA_READY) != 0; i++) {
-        uint8_t b = (uint8_t)port_in(COM1);
+    uint64_t base = hvrt_console_port();
+    for (unsigned i = 0; i < INPUT_MAX_PER_IRQ && (port_in(base + UART_LSR) & LSR_DATA_READY) != 0; i++) {
+        uint8_t b = (uint8_t)port_in(base + UART_DATA);
         if (vuart_input(&v->plat.com1, &b, 1) == 0)
             break;  /* the guest's input queue is full: drop (it reads slower than a human types) */
     }

@@ -9,11 +9,14 @@
  *
  * Capabilities the vmm expects (slot: what; manifest.default.txtpb gives them):
  *   1  HVRT_SLOT_TCB        its own TCB (the notification below is bound to it)
- *   2  HVRT_SLOT_CONSOLE    COM1 ports 0x3f8..0x3ff: guest console output, input reads
+ *   2  HVRT_SLOT_CONSOLE    the real UART of the VM's console (the server's `console`:
+ *                           COM1 0x3f8..0x3ff, the appliance console, by default; a port
+ *                           of its own, e.g. COM2, keeps two VMs' lines apart): guest
+ *                           console output and the vmm's own lines, input reads
  *   3  HVRT_SLOT_EXIT_NTFN  init's exit notification (hvrt)
  *   16 notification { badge: 1 }   timer (bit VMM_BIT_TIMER via SET_TIMER) and console
  *                                  IRQ (bit VMM_BIT_CONSOLE = the badge)
- *   17 irq { line: 4 }      optional: the real COM1's IRQ for console input; without
+ *   17 irq { line: 4 }      optional: that UART's IRQ (COM1/COM3: 4, COM2/COM4: 3) for console input; without
  *                           it the VM's console is output only
  *   S  vm_control { vm: X } S = info->vm_control_slot; S .. S + HV_VM_SLOTS(vcpus) - 1:
  *                           the exit endpoint, then per vCPU its VCPU, TCB and Reply

@@ -299,6 +299,31 @@ static void ioports_overlap(void)
     c->kind.io_ports.count = 4;
 }
 
+static void console_unknown(void) { srv("net")->console = (hv_manifest_SerialPort)4; }
+
+static void console_twice(void)
+{
+    srv("vmm-linux")->console = hv_manifest_SerialPort_SERIAL_COM2;
+    srv("vmm-tiny")->console = hv_manifest_SerialPort_SERIAL_COM2;
+}
+
+/* A driver's ports reaching into COM1's (the appliance console every server shares). */
+static void ioports_over_com1(void)
+{
+    Capability *c = cap_at("net", 18);
+    c->kind.io_ports.base = 0x3fc;
+    c->kind.io_ports.count = 8;
+}
+
+/* One port into a VM's own console UART (COM4: 0x2e8..0x2ef). */
+static void ioports_over_own_console(void)
+{
+    srv("vmm-tiny")->console = hv_manifest_SerialPort_SERIAL_COM4;
+    Capability *c = cap_at("net", 18);
+    c->kind.io_ports.base = 0x2ef;
+    c->kind.io_ports.count = 1;
+}
+
 static void devmem_empty(void) { cap_at("net", 17)->kind.device_memory.size = 0; }
 static void devmem_unaligned(void) { cap_at("net", 17)->kind.device_memory.base += 0x800; }
 
@@ -425,6 +450,10 @@ static const struct rule_case rules[] = {
     { "io ports start past 0xffff", ioports_base_beyond, "io ports 0x10000+1 run past 0xffff" },
     { "io ports: 2^32-1 of them", ioports_count_huge, "io ports 0x10+4294967295 run past 0xffff" },
     { "io ports overlap", ioports_overlap, "server \"net\" slot 18: io ports 0x1f6+4 overlap server \"blk\" slot 17 (0x1f0+8)" },
+    { "console port unknown", console_unknown, "server \"net\": unknown console port 4 (SERIAL_COM1..SERIAL_COM4)" },
+    { "console COM2 twice", console_twice, "server \"vmm-tiny\": console COM2 is already server \"vmm-linux\"'s" },
+    { "io ports over COM1", ioports_over_com1, "server \"net\" slot 18: io ports 0x3fc+8 overlap server \"sched\"'s console (COM1, 0x3f8+8)" },
+    { "io ports over a VM's console", ioports_over_own_console, "server \"net\" slot 18: io ports 0x2ef+1 overlap server \"vmm-tiny\"'s console (COM4, 0x2e8+8)" },
     { "device memory empty", devmem_empty, "server \"net\" slot 17: device memory 0xfebc0000+0x0 is empty or not page-aligned" },
     { "device memory unaligned", devmem_unaligned, "device memory 0xfebc0800+0x20000 is empty or not page-aligned" },
     { "device memory past 2^52", devmem_beyond_phys, "runs past physical address 2^52" },
@@ -501,6 +530,17 @@ static void test_edges_accepted(void **state)
     dm->kind.device_memory.base = (1ull << 52) - 0x20000;
     cap_at("vmm-tiny", 18)->kind.endpoint.badge = 0;   /* unbadged is a badge like any other */
     cap_at("vmm-tiny", 32)->slot = 4092;            /* its 4 slots end at 4095 exactly */
+    /* Consoles: COM1 shared by every other server; COM2..COM4 one server each; a driver's
+     * ports right up to a console's first register and from just past its last. */
+    srv("vmm-linux")->console = hv_manifest_SerialPort_SERIAL_COM2;
+    srv("vmm-tiny")->console = hv_manifest_SerialPort_SERIAL_COM3;
+    srv("mem")->console = hv_manifest_SerialPort_SERIAL_COM4;
+    Capability *below = add_cap("blk", 31, hv_manifest_Capability_io_ports_tag);
+    below->kind.io_ports.base = 0x3e0;          /* 0x3e0..0x3e7, COM3 starts at 0x3e8 */
+    below->kind.io_ports.count = 8;
+    Capability *above = add_cap("blk", 32, hv_manifest_Capability_io_ports_tag);
+    above->kind.io_ports.base = 0x300;          /* just past COM2 (0x2f8..0x2ff) */
+    above->kind.io_ports.count = 8;
     const char *e = check(&m);
     if (e != NULL)
         fail_msg("edge values rejected: %s", e);

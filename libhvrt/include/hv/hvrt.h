@@ -13,7 +13,10 @@
  *  - CSpace: one CNode whose guard makes every cptr the plain slot number
  *    (guard size = 64 - radix, guard 0, as fuzztest does for the hostile);
  *      slot HVRT_SLOT_TCB      the thread's own TCB (needs WRITE: entry, FS base, suspend)
- *      slot HVRT_SLOT_CONSOLE  an IOPort cap for COM1, ports 0x3f8..0x3ff
+ *      slot HVRT_SLOT_CONSOLE  an IOPort cap for one 16550 UART's eight ports at a COM base:
+ *                              COM1 (0x3f8, the appliance console) unless the manifest gives
+ *                              the server another (Server.console); hvrt_console_port()
+ *                              finds which from what the cap allows
  *      slot HVRT_SLOT_EXIT_NTFN optional: a notification signalled when the program exits
  *  - registers at the ELF entry (_hv_start, via TCB_WRITE_REGISTERS):
  *      rip = ELF entry, rsp = top of a stack of at least 16 KiB (16-byte aligned),
@@ -35,6 +38,8 @@
 #define HVRT_SLOT_TCB 1
 #define HVRT_SLOT_CONSOLE 2
 #define HVRT_SLOT_EXIT_NTFN 3
+
+#define HVRT_COM1 0x3f8u
 
 #define HVRT_UD_EXITED 0
 #define HVRT_UD_EXIT_CODE 1
@@ -68,6 +73,8 @@ uint64_t hvrt_init(uint64_t top);
  * the reply's registers. Returns the core's HV_* status. */
 struct hv_msg;
 uint64_t hvrt_invoke(uint64_t cptr, uint64_t label, unsigned n, const uint64_t *args, struct hv_msg *out);
+/* The I/O base of the UART the console cap covers (COM1..COM4; COM1 if none answers). */
+uint64_t hvrt_console_port(void);
 /* Called by the reflection entry: serves one Linux system call, returns its rax. */
 int64_t hvrt_dispatch(const struct hvrt_args *args);
 #endif

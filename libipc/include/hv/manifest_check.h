@@ -40,6 +40,17 @@
  */
 #define HV_MANIFEST_VM_RAM_MIB_MAX 1024u
 
+/* A server's console UART (Server.console): a 16550's eight registers at a COM base. */
+#define HV_MANIFEST_SERIAL_PORT_COUNT 8u
+#define HV_MANIFEST_SERIAL_PORTS 4u             /* COM1..COM4 */
+
+/* The I/O base of COM1..COM4 (the PC's fixed assignment), or 0 for no such port. */
+static inline uint32_t manifest_serial_base(hv_manifest_SerialPort port)
+{
+    static const uint16_t bases[HV_MANIFEST_SERIAL_PORTS] = { 0x3f8, 0x2f8, 0x3e8, 0x2e8 };
+    return (unsigned)port < HV_MANIFEST_SERIAL_PORTS ? bases[port] : 0;
+}
+
 /* A buffer this large holds any message manifest_check() writes. */
 #define HV_MANIFEST_ERR_MAX 192
 
@@ -62,7 +73,9 @@ bool manifest_decode(const uint8_t *buf, size_t len, hv_manifest_Manifest *m,
  * Rules: at least one server; names are 1..31 characters of [A-Za-z0-9._-] and unique
  * (servers among servers, VMs among VMs); a server has a module, priority <= 255, a
  * nonzero budget no larger than its period, distinct cpus below 64 and a known restart
- * policy; each capability has a kind and a slot in [16, 4096) not used twice in its
+ * policy; its console is COM1..COM4, and a console other than COM1 (the appliance
+ * console, shared with init and the core) is no other server's console; no io_ports grant
+ * overlaps any server's console port; each capability has a kind and a slot in [16, 4096) not used twice in its
  * server. Untyped: a power of two from 4 KiB to 2^47 bytes. Endpoint: names another,
  * existing server that holds a service capability, carries the write right, and its badge
  * is unique among connections to that server. Service: at most one per server. IRQ: line
