@@ -37,13 +37,28 @@ if grep -q 'hv.test=reboot' /proc/cmdline; then
         reboot -f
     fi
     echo "hv-guest: reboot test: CMOS counted $boots earlier boots"
+    total=1 failures=0
     if [ "$boots" = 1 ]; then
         echo "PASS: linux.reboot_second_boot"
-        echo "SUMMARY: 1 tests, 0 failures"
     else
         echo "FAIL: linux.reboot_second_boot: CMOS byte 0x48 is '$boots', not 1"
-        echo "SUMMARY: 1 tests, 1 failures"
+        failures=1
     fi
+    # hv.cpus=N: the reset brought every CPU back (the APs through INIT/SIPI again), and the
+    # last one runs work.
+    cpus=$(sed -n 's/.*hv\.cpus=\([0-9]*\).*/\1/p' /proc/cmdline)
+    if [ -n "$cpus" ]; then
+        total=2
+        online=$(grep -c '^processor' /proc/cpuinfo)
+        ran=$(taskset -c $((cpus - 1)) awk '{ print $39 }' /proc/self/stat 2>/dev/null)
+        if [ "$online" = "$cpus" ] && [ "$ran" = $((cpus - 1)) ]; then
+            echo "PASS: linux.reboot_all_cpus"
+        else
+            echo "FAIL: linux.reboot_all_cpus: $online of $cpus CPUs online after the reset, work on CPU $((cpus - 1)) ran on '$ran'"
+            failures=$((failures + 1))
+        fi
+    fi
+    echo "SUMMARY: $total tests, $failures failures"
     poweroff -f
 fi
 
