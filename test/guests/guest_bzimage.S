@@ -19,11 +19,8 @@
  */
 #define LOAD 0x100000
 #define PM(x) ((x) - pm_start + LOAD)
-#define COM1 0x3f8
-#define PM1A_CNT 0x604
 #define PM_TMR 0x608                    /* 24-bit, 3.579545 MHz */
 #define PM_TMR_QUIET (3579545 * 2)      /* the good guest first waits 2 s (see below) */
-#define S5_SLP_EN ((5 << 10) | (1 << 13))
 #define NO_DEVICE_GPA 0xd0000000
 #define LAPIC_VERSION 0xfee00030
 #define IOAPIC_BASE 0xfec00000
@@ -129,46 +126,10 @@ entry64:
     cmp $0xffff, %eax
     call report
 
-    lea msg_summary(%rip), %rsi
-    call puts
-    mov %r12d, %eax
-    add $'0', %al
-    mov $COM1, %dx
-    out %al, %dx
-    lea msg_failures(%rip), %rsi
-    call puts
-
-    mov $PM1A_CNT, %dx
-    mov $S5_SLP_EN, %ax
-    out %ax, %dx                    /* S5: the vmm reports the power-off and exits 0 */
-1:  hlt
-    jmp 1b
-
-/* report: ZF from the caller's cmp says pass; %rsi = the check's name. */
-report:
-    push %rsi
-    jne 2f
-    lea msg_pass(%rip), %rsi
-    call puts
-    jmp 3f
-2:  inc %r12d
-    lea msg_fail(%rip), %rsi
-    call puts
-3:  pop %rsi
-    call puts
-    lea msg_nl(%rip), %rsi
-    jmp puts
+    jmp summary_power_off
 #endif
 
-/* puts: the NUL-terminated string at %rsi to COM1 (the vmm's UART sends at once). */
-puts:
-    mov $COM1, %dx
-4:  lodsb
-    test %al, %al
-    jz 5f
-    out %al, %dx
-    jmp 4b
-5:  ret
+#include "bzimage_report.inc"
 
     .p2align 3
 empty_idt:
@@ -179,9 +140,6 @@ msg_bad:     .asciz "guest_bad: about to do x87 on MMIO with no IDT\n"
 msg_alive:   .asciz "guest_bad: still alive (the vmm did not stop this VM)\n"
 #else
 msg_good:    .asciz "guest_good: starting\n"
-msg_pass:    .asciz "PASS: "
-msg_fail:    .asciz "FAIL: "
-msg_nl:      .asciz "\n"
 name_wild:   .asciz "good.no_device_reads_all_ones"
 name_lapic:  .asciz "good.lapic_version"
 name_ioapic: .asciz "good.ioapic_version"
@@ -189,9 +147,8 @@ name_sse_lapic: .asciz "good.sse_movdqu_load_mmio"
 name_sse_none: .asciz "good.sse_movaps_load_no_device"
 name_sse_tpr: .asciz "good.sse_movaps_store_mmio"
 name_sse_kept: .asciz "good.sse_other_xmm_kept"
-msg_summary: .asciz "SUMMARY: 7 tests, "
-msg_failures: .asciz " failures\n"
 #endif
+msg_summary: .asciz "SUMMARY: 7 tests, "   /* for bzimage_report.inc (unused by the bad variant) */
     .p2align 4
 #ifndef GUEST_BAD
 keep_pattern: .quad 0x0123456789abcdef, 0xfedcba9876543210

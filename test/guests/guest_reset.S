@@ -24,9 +24,6 @@
  * A reset port that does not reset prints FAIL: reset.<source>_reset and powers off.
  */
 #define LOAD 0x100000
-#define COM1 0x3f8
-#define PM1A_CNT 0x604
-#define S5_SLP_EN ((5 << 10) | (1 << 13))
 #define CMOS_INDEX 0x70
 #define CMOS_DATA 0x71
 #define BOOTS 0x48                      /* CMOS NVRAM bytes (unused by the platform) */
@@ -39,6 +36,7 @@
 #define CR0_TS 0x8
 #define CR4_OSFXSR 0x200
 #define MXCSR_RESET 0x1f80
+#define REPORT_PREFIX report_boot       /* check names read reset.<boot>_<name> */
 
 #include "bzimage_header.inc"
 entry64:
@@ -118,7 +116,7 @@ entry64:
     mov $FAILS, %al
     call cmos_write
     cmp $2, %r13d
-    je finish
+    je summary_power_off
 
 prepare:
     /* What the next boot must find undone (or kept). */
@@ -146,66 +144,36 @@ prepare:
     jnz reset_cf9
     mov $0xfe, %al
     out %al, $0x64                  /* the i8042's reset pulse: nothing after this runs */
-    lea name_kbc_reset(%rip), %rsi
-    jmp no_reset
+    lea msg_kbc_no_reset(%rip), %rsi
+    jmp fail_line
 reset_cf9:
     mov $0xcf9, %dx
     mov $0x02, %al
     out %al, %dx
     mov $0x06, %al
     out %al, %dx                    /* bit 2 rising: reset */
-    lea name_cf9_reset(%rip), %rsi
-no_reset:
-    push %rsi
-    lea msg_fail(%rip), %rsi
-    call puts
-    pop %rsi
-    call puts
-    lea msg_nl(%rip), %rsi
-    call puts
-    inc %r12d
-    jmp summary
+    lea msg_cf9_no_reset(%rip), %rsi
+    jmp fail_line
 
 too_many:
     lea msg_too_many(%rip), %rsi
+/* fail_line: the whole FAIL line at %rsi counts as one more failure; then SUMMARY and S5. */
+fail_line:
     call puts
     inc %r12d
-    jmp summary
+    jmp summary_power_off
 
-finish:
-summary:
-    lea msg_summary(%rip), %rsi
-    call puts
-    mov %r12d, %eax
-    add $'0', %al
-    call putc
-    lea msg_failures(%rip), %rsi
-    call puts
-    mov $PM1A_CNT, %dx
-    mov $S5_SLP_EN, %ax
-    out %ax, %dx                    /* S5: the vmm reports the power-off and exits 0 */
-1:  hlt
-    jmp 1b
+#include "bzimage_report.inc"
 
-/* report: ZF from the caller's cmp says pass; %rsi = the check's name (after "reset.<boot>_"). */
-report:
-    push %rsi
-    jne 2f
-    lea msg_pass(%rip), %rsi
+/* report_boot: "reset.<boot>_" between report's verdict and the check's name. */
+report_boot:
+    lea msg_reset(%rip), %rsi
     call puts
-    jmp 3f
-2:  inc %r12d
-    lea msg_fail(%rip), %rsi
-    call puts
-3:  mov %r13d, %eax
+    mov %r13d, %eax
     add $'0', %al
     call putc
     mov $'_', %al
-    call putc
-    pop %rsi
-    call puts
-    lea msg_nl(%rip), %rsi
-    jmp puts
+    jmp putc
 
 /* cmos_read: %al = index -> %al = value. cmos_write: %al = index, %ah = value. */
 cmos_read:
@@ -216,23 +184,6 @@ cmos_write:
     out %al, $CMOS_INDEX
     mov %ah, %al
     out %al, $CMOS_DATA
-    ret
-
-/* puts: the NUL-terminated string at %rsi to COM1; putc: %al. */
-puts:
-    push %rax
-4:  lodsb
-    test %al, %al
-    jz 5f
-    call putc
-    jmp 4b
-5:  pop %rax
-    ret
-putc:
-    push %rdx
-    mov $COM1, %dx
-    out %al, %dx
-    pop %rdx
     ret
 
     .p2align 3
@@ -246,9 +197,7 @@ idt_seen:   .word 0xffff
 some_idt:   .word 0xfff
             .quad 0
 msg_boot:    .asciz "guest_reset: boot "
-msg_pass:    .asciz "PASS: reset."
-msg_fail:    .asciz "FAIL: reset."
-msg_nl:      .asciz "\n"
+msg_reset:   .asciz "reset."
 name_image:  .asciz "image_reloaded"
 name_ram:    .asciz "ram_kept"
 name_rsi:    .asciz "entry_rsi"
@@ -257,11 +206,10 @@ name_idtr:   .asciz "entry_idtr"
 name_sse:    .asciz "sse_reset"
 name_pic:    .asciz "pic_imr"
 name_tpr:    .asciz "lapic_tpr"
-name_kbc_reset: .asciz "kbc_reset: port 0x64 <- 0xfe did not reset the VM"
-name_cf9_reset: .asciz "cf9_reset: port 0xcf9 <- 0x06 did not reset the VM"
+msg_kbc_no_reset: .asciz "FAIL: reset.kbc_reset: port 0x64 <- 0xfe did not reset the VM\n"
+msg_cf9_no_reset: .asciz "FAIL: reset.cf9_reset: port 0xcf9 <- 0x06 did not reset the VM\n"
 msg_too_many: .asciz "FAIL: reset.boots: more boots than resets asked for\n"
 msg_summary: .asciz "SUMMARY: 16 tests, "
-msg_failures: .asciz " failures\n"
     .p2align 4
     .fill 1024, 1, 0
 stack_top:

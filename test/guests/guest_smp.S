@@ -19,12 +19,9 @@
  */
 #define LOAD 0x100000
 #define PM(x) ((x) - pm_start + LOAD)
-#define COM1 0x3f8
-#define PM1A_CNT 0x604
 #define PM_TMR 0x608                    /* 24-bit, 3.579545 MHz */
 #define WAIT_TICKS (3579545 * 3)        /* a condition gets 3 s of VM time */
 #define SHORT_TICKS (3579545 / 5)       /* 0.2 s: time for something that must not happen */
-#define S5_SLP_EN ((5 << 10) | (1 << 13))
 #define LAPIC 0xfee00000
 #define LAPIC_ID 0x20
 #define LAPIC_EOI 0xb0
@@ -45,6 +42,26 @@
 #define ICR_INIT_DEASSERT 0x8500
 #define ICR_SIPI 0x4600
 #define ICR_ALL_BUT_SELF (3 << 18)
+
+/* send_ipi dest, icr: the ICR's high word (destination) then its low word (sends). */
+.macro send_ipi dest, icr
+    movl $\dest, LAPIC_ICR_HI(%rbx)
+    movl $\icr, LAPIC_ICR_LO(%rbx)
+.endm
+/* expect_ge counter, n, name: wait (wait_ge) until the word at the address `counter`
+ * reaches n, and report the check `name` (PASS when it did). */
+.macro expect_ge counter, n, name
+    lea \counter, %rdi
+    mov $\n, %esi
+    call wait_ge
+    lea \name(%rip), %rsi
+    call report
+.endm
+/* ipi_check dest, icr, counter, n, name: send an IPI, then expect_ge counter, n, name. */
+.macro ipi_check dest, icr, counter, n, name
+    send_ipi \dest, \icr
+    expect_ge \counter, \n, \name
+.endm
 
 #include "bzimage_header.inc"
 entry64:
@@ -81,16 +98,8 @@ entry64:
     movl $0, BAD_FLAG
 
     call start_ap                   /* INIT, INIT de-assert, SIPI, SIPI (the second: ignored) */
-    mov $T(tramp_state), %edi
-    mov $1, %esi
-    call wait_ge
-    lea name_real(%rip), %rsi
-    call report
-    lea ap_state(%rip), %rdi
-    mov $2, %esi
-    call wait_ge
-    lea name_protected(%rip), %rsi
-    call report
+    expect_ge T(tramp_state), 1, name_real
+    expect_ge ap_state(%rip), 2, name_protected
     mov T(tramp_apicid), %eax       /* stored before the switch to protected mode */
     cmp $1, %eax
     lea name_cpuid_id(%rip), %rsi
@@ -106,26 +115,15 @@ entry64:
     sti
 
     /* Fixed IPI to APIC 1; the AP answers with one to APIC 0. */
-    movl $0x01000000, LAPIC_ICR_HI(%rbx)
-    movl $ICR_FIXED | VEC_AP, LAPIC_ICR_LO(%rbx)
-    lea ap_ipis(%rip), %rdi
-    mov $1, %esi
-    call wait_ge
-    lea name_ipi_to_ap(%rip), %rsi
-    call report
-    lea bsp_ipis(%rip), %rdi
-    mov $1, %esi
-    call wait_ge
-    lea name_ipi_to_bsp(%rip), %rsi
-    call report
+    ipi_check 0x01000000, ICR_FIXED | VEC_AP, ap_ipis(%rip), 1, name_ipi_to_ap
+    expect_ge bsp_ipis(%rip), 1, name_ipi_to_bsp
 
     /* The AP's TSC (stamped by its IPI handler) lies between two BSP readings around the IPI. */
     rdtsc
     shl $32, %rdx
     or %rax, %rdx
     mov %rdx, %r14
-    movl $0x01000000, LAPIC_ICR_HI(%rbx)
-    movl $ICR_FIXED | VEC_AP, LAPIC_ICR_LO(%rbx)
+    send_ipi 0x01000000, ICR_FIXED | VEC_AP
     lea ap_ipis(%rip), %rdi
     mov $2, %esi
     call wait_ge
@@ -144,35 +142,16 @@ entry64:
     call report
 
     /* All excluding self. */
-    movl $0, LAPIC_ICR_HI(%rbx)
-    movl $ICR_ALL_BUT_SELF | ICR_FIXED | VEC_AP, LAPIC_ICR_LO(%rbx)
-    lea ap_ipis(%rip), %rdi
-    mov $3, %esi
-    call wait_ge
-    lea name_ipi_others(%rip), %rsi
-    call report
+    ipi_check 0, ICR_ALL_BUT_SELF | ICR_FIXED | VEC_AP, ap_ipis(%rip), 3, name_ipi_others
 
     /* Logical, flat model: the AP's LDR is bit 1. */
-    movl $0x02000000, LAPIC_ICR_HI(%rbx)
-    movl $ICR_LOGICAL | ICR_FIXED | VEC_AP, LAPIC_ICR_LO(%rbx)
-    lea ap_ipis(%rip), %rdi
-    mov $4, %esi
-    call wait_ge
-    lea name_ipi_logical(%rip), %rsi
-    call report
+    ipi_check 0x02000000, ICR_LOGICAL | ICR_FIXED | VEC_AP, ap_ipis(%rip), 4, name_ipi_logical
 
     /* NMI to APIC 1. */
-    movl $0x01000000, LAPIC_ICR_HI(%rbx)
-    movl $ICR_NMI, LAPIC_ICR_LO(%rbx)
-    lea ap_nmis(%rip), %rdi
-    mov $1, %esi
-    call wait_ge
-    lea name_nmi(%rip), %rsi
-    call report
+    ipi_check 0x01000000, ICR_NMI, ap_nmis(%rip), 1, name_nmi
 
     /* A SIPI to the started AP does nothing: the stub at 0x9000 must not run. */
-    movl $0x01000000, LAPIC_ICR_HI(%rbx)
-    movl $ICR_SIPI | (BAD_STUB >> 12), LAPIC_ICR_LO(%rbx)
+    send_ipi 0x01000000, ICR_SIPI | (BAD_STUB >> 12)
     mov $SHORT_TICKS, %r13d
     call delay
     mov BAD_FLAG, %eax
@@ -184,43 +163,16 @@ entry64:
     movl $0, T(tramp_state)
     movl $0, ap_state(%rip)
     call start_ap
-    lea ap_state(%rip), %rdi
-    mov $2, %esi
-    call wait_ge
-    lea name_restart(%rip), %rsi
-    call report
-    movl $0x01000000, LAPIC_ICR_HI(%rbx)
-    movl $ICR_FIXED | VEC_AP, LAPIC_ICR_LO(%rbx)
-    lea ap_ipis(%rip), %rdi
-    mov $5, %esi
-    call wait_ge
-    lea name_ipi_again(%rip), %rsi
-    call report
-
-    lea msg_summary(%rip), %rsi
-    call puts
-    mov %r12d, %eax
-    add $'0', %al
-    mov $COM1, %dx
-    out %al, %dx
-    lea msg_failures(%rip), %rsi
-    call puts
-    mov $PM1A_CNT, %dx
-    mov $S5_SLP_EN, %ax
-    out %ax, %dx                    /* S5: the vmm reports the power-off and exits 0 */
-1:  hlt
-    jmp 1b
+    expect_ge ap_state(%rip), 2, name_restart
+    ipi_check 0x01000000, ICR_FIXED | VEC_AP, ap_ipis(%rip), 5, name_ipi_again
+    jmp summary_power_off
 
 /* INIT (assert, de-assert), then two SIPIs with vector 0x08, to APIC 1. */
 start_ap:
-    movl $0x01000000, LAPIC_ICR_HI(%rbx)
-    movl $ICR_INIT, LAPIC_ICR_LO(%rbx)
-    movl $0x01000000, LAPIC_ICR_HI(%rbx)
-    movl $ICR_INIT_DEASSERT, LAPIC_ICR_LO(%rbx)
-    movl $0x01000000, LAPIC_ICR_HI(%rbx)
-    movl $ICR_SIPI | (TRAMP >> 12), LAPIC_ICR_LO(%rbx)
-    movl $0x01000000, LAPIC_ICR_HI(%rbx)
-    movl $ICR_SIPI | (TRAMP >> 12), LAPIC_ICR_LO(%rbx)
+    send_ipi 0x01000000, ICR_INIT
+    send_ipi 0x01000000, ICR_INIT_DEASSERT
+    send_ipi 0x01000000, ICR_SIPI | (TRAMP >> 12)
+    send_ipi 0x01000000, ICR_SIPI | (TRAMP >> 12)
     ret
 
 /* wait_ge: until the word at %rdi >= %esi or WAIT_TICKS of the PM timer; returns ZF = reached. */
@@ -264,32 +216,7 @@ delay:
     jb 4b
     ret
 
-/* report: ZF from the caller's test says pass; %rsi = the check's name. */
-report:
-    push %rsi
-    jne 5f
-    lea msg_pass(%rip), %rsi
-    call puts
-    jmp 6f
-5:  inc %r12d
-    lea msg_fail(%rip), %rsi
-    call puts
-6:  pop %rsi
-    call puts
-    lea msg_nl(%rip), %rsi
-    jmp puts
-
-/* puts: the NUL-terminated string at %rsi to COM1. */
-puts:
-    push %rdx
-    mov $COM1, %dx
-7:  lodsb
-    test %al, %al
-    jz 8f
-    out %al, %dx
-    jmp 7b
-8:  pop %rdx
-    ret
+#include "bzimage_report.inc"
 
 bsp_ipi_handler:
     push %rax
@@ -412,9 +339,6 @@ bsp_ipis:    .long 0
 ap_tsc:      .quad 0
 
 msg_start:   .asciz "guest_smp: starting\n"
-msg_pass:    .asciz "PASS: "
-msg_fail:    .asciz "FAIL: "
-msg_nl:      .asciz "\n"
 name_real:         .asciz "smp.ap_real_mode"
 name_cpuid_id:     .asciz "smp.ap_cpuid_apic_id"
 name_protected:    .asciz "smp.ap_protected_mode"
@@ -430,7 +354,6 @@ name_sipi_ignored: .asciz "smp.sipi_to_started_ignored"
 name_restart:      .asciz "smp.ap_restart"
 name_ipi_again:    .asciz "smp.ipi_after_restart"
 msg_summary: .asciz "SUMMARY: 14 tests, "
-msg_failures: .asciz " failures\n"
     .p2align 4
     .fill 1024, 1, 0
 stack_top:
