@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "vmm/emulate.h"
+#include "../common/xorshift.h"
 
 /*
  * Guest memory: 16 pages of RAM at random linear addresses' low bits (la mod 64 KiB), some
@@ -31,10 +32,7 @@ static unsigned long violations;
 
 static uint64_t rnd(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dull;
+    return xorshift64s(&rng_state);
 }
 
 static void violation(const char *what, const uint8_t *bytes)

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "../common/xorshift.h"
 
 struct harness H;
 uint64_t h_last_target;
@@ -37,15 +38,12 @@ static uint64_t rng_state;
 
 uint64_t h_rand(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dull;
+    return xorshift64s(&rng_state);
 }
 
 unsigned h_below(unsigned n)
 {
-    return (unsigned)(h_rand() % n);
+    return xorshift64s_below(&rng_state, n);
 }
 
 uint64_t h_rand_flags(void)

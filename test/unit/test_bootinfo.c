@@ -14,6 +14,7 @@
 #include "run_isolated.h"
 
 #include "kernel/bootinfo.h"
+#include "../common/xorshift.h"
 
 /*
  * ---- multiboot2 information builder (multiboot2 specification, 3.6) ----
@@ -1214,10 +1215,7 @@ static uint64_t rng_state = 0x243f6a8885a308d3ull;
 
 static uint64_t rng_next(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dull;
+    return xorshift64s(&rng_state);
 }
 
 static bool nul_within(const char *s, size_t n)

@@ -29,6 +29,7 @@
 #include "object/untyped.h"
 #include "object/vcpu.h"
 #include "object/vspace.h"
+#include "../common/xorshift.h"
 
 /*
  * ---- the simulated machine ----
@@ -1969,18 +1970,9 @@ static void test_cnode_errors(void **state)
 
 static uint64_t g_rng;
 
-static uint64_t rnd(void)
-{
-    /* xorshift64* */
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    return g_rng * 0x2545f4914f6cdd1dull;
-}
-
 static unsigned rnd_below(unsigned n)
 {
-    return (unsigned)(rnd() % n);
+    return xorshift64s_below(&g_rng, n);
 }
 
 #define RND_RADIX 5u

@@ -15,6 +15,7 @@
 #include "run_isolated.h"
 
 #include "lib/format.h"
+#include "../common/xorshift.h"
 
 #define BUF 512
 
@@ -418,11 +419,7 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint64_t rng_next(void)
 {
-    /* xorshift64* */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dull;
+    return xorshift64s(&rng_state);
 }
 
 static uint64_t rng_value(void)

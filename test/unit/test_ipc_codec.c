@@ -13,6 +13,7 @@
 
 #include "hv/ipc_codec.h"
 #include "ipc_test.pb.h"
+#include "../common/xorshift.h"
 
 typedef hv_ipc_test_Probe Probe;
 typedef hv_ipc_test_ProbeWide ProbeWide;
@@ -31,15 +32,12 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 /* xorshift64*: deterministic, so a failure reproduces. */
 static uint64_t rng(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dull;
+    return xorshift64s(&rng_state);
 }
 
 static unsigned rng_below(unsigned n)
 {
-    return (unsigned)(rng() % n);
+    return xorshift64s_below(&rng_state, n);
 }
 
 static void poison(uint64_t *words)

@@ -19,6 +19,7 @@
  * test/unit/CMakeLists.txt (a header rather than -D: a quoted -D does not survive the
  * compile database on its way to clang-tidy). */
 #include "test_manifest_paths.h"
+#include "../common/xorshift.h"
 
 typedef hv_manifest_Manifest Manifest;
 typedef hv_manifest_Server Server;
@@ -38,15 +39,12 @@ static uint64_t rng_state = 0x243f6a8885a308d3ull;
 
 static uint64_t rng(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dull;
+    return xorshift64s(&rng_state);
 }
 
 static unsigned rng_below(unsigned n)
 {
-    return (unsigned)(rng() % n);
+    return xorshift64s_below(&rng_state, n);
 }
 
 static int load_default(void **state)

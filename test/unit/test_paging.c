@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "arch/x86_64/paging.h"
+#include "../common/xorshift.h"
 
 /*
  * ---- the architecture, restated from the Intel SDM Vol. 3A, 4.5 (4-level paging) ----
@@ -787,10 +788,7 @@ static uint64_t rng_state = 0x853c49e6748fea9bull;
 
 static uint64_t rng_next(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dull;
+    return xorshift64s(&rng_state);
 }
 
 static void expect_translate_agrees(uint64_t va)

@@ -2,16 +2,13 @@
 /* hostile: a program that issues random system calls and invocations with random arguments forever. */
 #include "fuzz_layout.h"
 #include "hvu.h"
+#include "../common/xorshift.h"
 
-static uint64_t state;
+static uint64_t state;                  /* xorshift64*: deterministic from the seed the root gives us */
 
 static uint64_t rnd(void)
 {
-    /* xorshift64*: deterministic from the seed the root gives us. */
-    state ^= state >> 12;
-    state ^= state << 25;
-    state ^= state >> 27;
-    return state * 0x2545f4914f6cdd1dull;
+    return xorshift64s(&state);
 }
 
 /* Mostly plausible values (small slot numbers, types, sizes), sometimes anything. */
