@@ -9,6 +9,11 @@
 #define VM_REGION_BASE 0x0000500000000000ull
 #define VM_REGION_SIZE 0x0000000100000000ull
 #define REAL_MODE_CODE_ATTR 0x9bu
+#define CODE32_ATTR 0xc9bu              /* present, code, 32-bit, 4 KiB granular */
+#define DATA32_ATTR 0xc93u
+#define TSS_ATTR 0x8bu
+#define LDT_ATTR 0x82u
+#define CR0_PE_ET 0x11u
 
 static uint64_t next_vm_va = VM_REGION_BASE;
 
@@ -72,6 +77,56 @@ struct hv_msg hvu_resume_msg(void)
     return m;
 }
 
+uint64_t hvu_vcpu_create(uint64_t gm, uint64_t mode, unsigned vcpu_bits, uint64_t fault_ep,
+                         unsigned priority, uint64_t *vcpu_out, uint64_t *tcb_out)
+{
+    uint64_t err;
+    uint64_t vcpu = hvu_retype(HV_OBJ_VCPU, vcpu_bits, &err);
+    if (vcpu == 0)
+        return err;
+    uint64_t gm_args[2] = { gm, mode };
+    if ((err = hvu_invoke(vcpu, HV_INV_VCPU_SET_GUEST_MEMORY, 2, gm_args, NULL)) != HV_OK)
+        return err;
+    uint64_t tcb = hvu_retype(HV_OBJ_TCB, 0, &err);
+    if (tcb == 0)
+        return err;
+    uint64_t cfg[5] = { fault_ep, HV_ROOT_CNODE, HV_ROOT_VSPACE, 0, 0 };
+    if ((err = hvu_invoke(tcb, HV_INV_TCB_CONFIGURE, 5, cfg, NULL)) != HV_OK)
+        return err;
+    uint64_t prio[1] = { priority };
+    if ((err = hvu_invoke(tcb, HV_INV_TCB_SET_PRIORITY, 1, prio, NULL)) != HV_OK)
+        return err;
+    uint64_t bind[1] = { tcb };
+    if ((err = hvu_invoke(vcpu, HV_INV_VCPU_BIND_TCB, 1, bind, NULL)) != HV_OK)
+        return err;
+    *vcpu_out = vcpu;
+    *tcb_out = tcb;
+    return HV_OK;
+}
+
+uint64_t hvu_vcpu_set_flat32(uint64_t vcpu, uint64_t rip, uint64_t rsp, uint64_t rax)
+{
+    struct hv_vcpu_state s;
+    uint64_t err = hvu_vcpu_read(vcpu, HV_MTD_ALL, &s);
+    if (err != HV_OK)
+        return err;
+    s.mtd = HV_MTD_GPR | HV_MTD_RSP_RIP_RFLAGS | HV_MTD_CR | HV_MTD_SEG | HV_MTD_SYS_SEG;
+    s.rax = rax;
+    s.rip = rip;
+    s.rflags = 2;
+    s.rsp = rsp;
+    s.cr0 = CR0_PE_ET;
+    s.cr3 = 0;
+    s.cr4 = 0;
+    s.efer = 0;
+    s.cs = (struct hv_segment){ 0x08, CODE32_ATTR, 0xffffffffu, 0 };
+    struct hv_segment data = { 0x10, DATA32_ATTR, 0xffffffffu, 0 };
+    s.ss = s.ds = s.es = s.fs = s.gs = data;
+    s.tr = (struct hv_segment){ 0, TSS_ATTR, 0x67, 0 };
+    s.ldtr = (struct hv_segment){ 0, LDT_ATTR, 0xffff, 0 };
+    return hvu_vcpu_write(vcpu, &s);
+}
+
 uint64_t hvu_vm_create(struct hvu_vm *vm, const struct hv_bootinfo *bi, const char *module,
                        uint64_t load_gpa, uint64_t fault_ep, unsigned priority)
 {
@@ -104,21 +159,8 @@ uint64_t hvu_vm_create(struct hvu_vm *vm, const struct hv_bootinfo *bi, const ch
         return HV_ERR_RANGE;
     memcpy((void *)(uintptr_t)(vm->va + load_gpa), bytes, size);
 
-    if ((vm->vcpu = hvu_retype(HV_OBJ_VCPU, HVU_VM_VCPU_BITS, &err)) == 0)
-        return err;
-    uint64_t gm_args[2] = { vm->gm, HV_VCPU_MODE_NESTED };
-    if ((err = hvu_invoke(vm->vcpu, HV_INV_VCPU_SET_GUEST_MEMORY, 2, gm_args, NULL)) != HV_OK)
-        return err;
-    if ((vm->tcb = hvu_retype(HV_OBJ_TCB, 0, &err)) == 0)
-        return err;
-    uint64_t cfg[5] = { fault_ep, HV_ROOT_CNODE, HV_ROOT_VSPACE, 0, 0 };
-    if ((err = hvu_invoke(vm->tcb, HV_INV_TCB_CONFIGURE, 5, cfg, NULL)) != HV_OK)
-        return err;
-    uint64_t prio[1] = { priority };
-    if ((err = hvu_invoke(vm->tcb, HV_INV_TCB_SET_PRIORITY, 1, prio, NULL)) != HV_OK)
-        return err;
-    uint64_t bind[1] = { vm->tcb };
-    if ((err = hvu_invoke(vm->vcpu, HV_INV_VCPU_BIND_TCB, 1, bind, NULL)) != HV_OK)
+    if ((err = hvu_vcpu_create(vm->gm, HV_VCPU_MODE_NESTED, HVU_VM_VCPU_BITS, fault_ep, priority,
+                               &vm->vcpu, &vm->tcb)) != HV_OK)
         return err;
 
     struct hv_vcpu_state s;

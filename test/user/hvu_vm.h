@@ -28,6 +28,19 @@ struct hvu_vm {
  */
 uint64_t hvu_vm_create(struct hvu_vm *vm, const struct hv_bootinfo *bi, const char *module,
                        uint64_t load_gpa, uint64_t fault_ep, unsigned priority);
+/*
+ * A VCPU (2^vcpu_bits bytes) on GuestMemory `gm` in `mode` (HV_VCPU_MODE_*), and a TCB
+ * (fault endpoint `fault_ep`, `priority`) bound to it; the thread is not resumed yet.
+ * Returns HV_OK or the first error.
+ */
+uint64_t hvu_vcpu_create(uint64_t gm, uint64_t mode, unsigned vcpu_bits, uint64_t fault_ep,
+                         unsigned priority, uint64_t *vcpu_out, uint64_t *tcb_out);
+/*
+ * Puts the VCPU in flat 32-bit protected mode with paging off, as a multiboot loader hands
+ * over: CR0 = PE ET, CR3 = CR4 = EFER = 0, CS 0x08 and SS/DS/ES/FS/GS 0x10 with base 0 and
+ * a 4 GiB limit, a busy TSS and an LDT; RIP, RSP and RAX as given, RFLAGS 2.
+ */
+uint64_t hvu_vcpu_set_flat32(uint64_t vcpu, uint64_t rip, uint64_t rsp, uint64_t rax);
 /* Gives the VM's thread a SchedContext and resumes it. */
 uint64_t hvu_vm_start(struct hvu_vm *vm, uint64_t budget_us, uint64_t period_us);
 

@@ -32,10 +32,6 @@
 #define VCPU_BITS 20u                   /* 1 MiB: backend pages and a shadow pool */
 #define GM_BITS 16u
 #define VCPU_PRIORITY 100u
-#define CODE32_ATTR 0xc9bu
-#define DATA32_ATTR 0xc93u
-#define TSS_ATTR 0x8bu
-#define LDT_ATTR 0x82u
 
 static const struct hv_bootinfo *boot;
 static uint64_t fault_ep, reply_obj;
@@ -288,37 +284,9 @@ static uint64_t make_vm(uint64_t mode, uint64_t host_va, uint64_t *vcpu_out, uin
     *at(host_va) = GUEST_LARGE_HOST_LO;
     *at(host_va + LARGE - 4) = GUEST_LARGE_HOST_HI;
 
-    uint64_t vcpu = hvu_retype(HV_OBJ_VCPU, VCPU_BITS, &err);
-    if (vcpu == 0)
-        return err;
-    if ((err = inv(vcpu, HV_INV_VCPU_SET_GUEST_MEMORY, 2, (uint64_t[]){ gm, mode })) != HV_OK)
-        return err;
-    uint64_t tcb = hvu_retype(HV_OBJ_TCB, 0, &err);
-    if (tcb == 0)
-        return err;
-    if ((err = inv(tcb, HV_INV_TCB_CONFIGURE, 5, (uint64_t[]){ fault_ep, HV_ROOT_CNODE, HV_ROOT_VSPACE, 0, 0 })) !=
-            HV_OK ||
-        (err = inv(tcb, HV_INV_TCB_SET_PRIORITY, 1, (uint64_t[]){ VCPU_PRIORITY })) != HV_OK ||
-        (err = inv(vcpu, HV_INV_VCPU_BIND_TCB, 1, (uint64_t[]){ tcb })) != HV_OK)
-        return err;
-    /* Flat 32-bit protected mode, paging off. */
-    struct hv_vcpu_state s;
-    if ((err = hvu_vcpu_read(vcpu, HV_MTD_ALL, &s)) != HV_OK)
-        return err;
-    s.mtd = HV_MTD_GPR | HV_MTD_RSP_RIP_RFLAGS | HV_MTD_CR | HV_MTD_SEG | HV_MTD_SYS_SEG;
-    s.rip = GUEST_LOAD_GPA;
-    s.rflags = 2;
-    s.rsp = GUEST_STACK_TOP;
-    s.cr0 = 0x11;
-    s.cr3 = 0;
-    s.cr4 = 0;
-    s.efer = 0;
-    s.cs = (struct hv_segment){ 0x08, CODE32_ATTR, 0xffffffffu, 0 };
-    struct hv_segment data = { 0x10, DATA32_ATTR, 0xffffffffu, 0 };
-    s.ss = s.ds = s.es = s.fs = s.gs = data;
-    s.tr = (struct hv_segment){ 0, TSS_ATTR, 0x67, 0 };
-    s.ldtr = (struct hv_segment){ 0, LDT_ATTR, 0xffff, 0 };
-    if ((err = hvu_vcpu_write(vcpu, &s)) != HV_OK)
+    uint64_t vcpu, tcb;
+    if ((err = hvu_vcpu_create(gm, mode, VCPU_BITS, fault_ep, VCPU_PRIORITY, &vcpu, &tcb)) != HV_OK ||
+        (err = hvu_vcpu_set_flat32(vcpu, GUEST_LOAD_GPA, GUEST_STACK_TOP, 0)) != HV_OK)
         return err;
     *vcpu_out = vcpu;
     *tcb_out = tcb;
