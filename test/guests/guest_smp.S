@@ -175,9 +175,11 @@ start_ap:
     send_ipi 0x01000000, ICR_SIPI | (TRAMP >> 12)
     ret
 
-/* wait_ge: until the word at %rdi >= %esi or WAIT_TICKS of the PM timer; returns ZF = reached. */
+/* wait_ge: until the word at %rdi >= %esi or WAIT_TICKS of the PM timer; returns ZF =
+ * reached. wait_ge_ticks: the same with %r13 ticks. */
 wait_ge:
     mov $WAIT_TICKS, %r13d
+wait_ge_ticks:
     xor %r8d, %r8d
     mov $PM_TMR, %dx
     in %dx, %eax
@@ -200,21 +202,11 @@ wait_ge:
 3:  xor %eax, %eax                  /* reached: ZF set */
     ret
 
-/* delay: %r13 PM timer ticks. */
+/* delay: %r13 PM timer ticks (a wait for a word that stays 0 to reach 1). */
 delay:
-    xor %r8d, %r8d
-    mov $PM_TMR, %dx
-    in %dx, %eax
-    mov %eax, %r9d
-4:  in %dx, %eax
-    mov %eax, %r10d
-    sub %r9d, %eax
-    and $0xffffff, %eax
-    add %rax, %r8
-    mov %r10d, %r9d
-    cmp %r13, %r8
-    jb 4b
-    ret
+    lea never_set(%rip), %rdi
+    mov $1, %esi
+    jmp wait_ge_ticks
 
 #include "bzimage_report.inc"
 
@@ -335,6 +327,7 @@ ap_lapic_id: .long 0
 ap_ipis:     .long 0
 ap_nmis:     .long 0
 bsp_ipis:    .long 0
+never_set:   .long 0
     .p2align 3
 ap_tsc:      .quad 0
 
