@@ -435,6 +435,61 @@ static void test_smp(const struct hv_bootinfo *bi)
               "delete %lu, worker moved %lu -> %lu", derr, after, remote_count);
 }
 
+/*
+ * ---- SMP: an unmap reaches the TLB of a CPU running the same address space ----
+ * A thread on CPU 1 keeps writing a counter through va W; the root (CPU 0) watches it
+ * through a second mapping of the same frame and unmaps W. When FRAME_UNMAP returns, no
+ * CPU may still write the frame through W: CPU 1 kept running the same thread in the same
+ * address space (no CR3 load), so only a remote flush makes its next write fault. Without
+ * it the frame, once revoked and retyped, would still be written from user mode.
+ */
+#define SHOOTDOWN_VA 0x0000500000200000ull
+#define SHOOTDOWN_ALIAS_VA 0x0000500000400000ull
+
+static void remote_writer(uint64_t arg)
+{
+    volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)arg;
+    for (;;)
+        (*p)++;
+}
+
+static void test_smp_unmap_shootdown(const struct hv_bootinfo *bi)
+{
+    if (bi->cpu_count < 2)
+        return;
+    uint64_t err, alias = 0;
+    uint64_t frame = hvu_map_new_frame(SHOOTDOWN_VA, true);
+    uint64_t cerr = frame != 0 ? hvu_copy(frame, HV_RIGHTS_ALL, &alias) : HV_ERR_NOT_ENOUGH_MEMORY;
+    uint64_t merr = cerr == HV_OK ? hvu_map_frame_into(HV_ROOT_VSPACE, alias, SHOOTDOWN_ALIAS_VA, 0) : cerr;
+    uint64_t ep = hvu_retype(HV_OBJ_ENDPOINT, 0, &err);
+    uint64_t badged = 0;
+    (void)hvu_mint(ep, HV_RIGHT_WRITE | HV_RIGHT_GRANT_REPLY, 0x5d, &badged);
+    struct hvu_thread w;
+    /* Below the root, so it only runs once it is on CPU 1; its fault goes to `ep`, unread. */
+    uint64_t serr = merr == HV_OK ? hvu_thread_start(&w, remote_writer, SHOOTDOWN_VA, 50, badged, 10000, 10000)
+                                  : merr;
+    uint64_t cpu[1] = { 1 };
+    uint64_t aerr = serr == HV_OK ? hvu_invoke(w.tcb, HV_INV_TCB_SET_AFFINITY, 1, cpu, NULL) : serr;
+    volatile const uint64_t *seen = (volatile const uint64_t *)(uintptr_t)SHOOTDOWN_ALIAS_VA;
+    uint64_t start = aerr == HV_OK ? *seen : 0;
+    for (uint64_t i = 0; aerr == HV_OK && i < 400000000ull && *seen - start < 1000; i++)
+        ;
+    hvu_check(aerr == HV_OK && *seen - start >= 1000, "smp.unmap_writer_runs",
+              "frame %lu copy %lu map %lu start %lu affinity %lu, counter moved %lu",
+              frame != 0 ? 0ul : 1ul, cerr, merr, serr, aerr, aerr == HV_OK ? *seen - start : 0);
+    if (aerr != HV_OK)
+        return;
+    uint64_t uerr = hvu_invoke(frame, HV_INV_FRAME_UNMAP, 0, NULL, NULL);
+    uint64_t after = *seen;
+    for (volatile unsigned i = 0; i < 3000000; i++)
+        ;
+    uint64_t later = *seen;
+    hvu_check(uerr == HV_OK && later == after, "smp.unmap_reaches_other_cpu",
+              "unmap %lu; the thread on CPU 1 wrote on through the unmapped va: %lu -> %lu",
+              uerr, after, later);
+    (void)hvu_delete(w.tcb);
+}
+
 /* ---- budget timeout as a fault message ---- */
 
 static volatile uint64_t timeout_spins;
@@ -489,5 +544,6 @@ void user_main(const struct hv_bootinfo *bi)
     test_budget_timeout_fault();
     test_fpu();
     test_smp(bi);
+    test_smp_unmap_shootdown(bi);
     hvu_finish();
 }

@@ -131,8 +131,22 @@ static uint64_t object_pa(const struct cap *c)
     return c->type == HV_OBJ_FRAME ? c->object : kmem_pa((void *)(uintptr_t)c->object);
 }
 
+/*
+ * Drops the translations an entry just cleared in pml4_pa may have left in a TLB. Here:
+ * INVLPG (or a CR3 reload for a table). Other CPUs: one that has these tables loaded
+ * (running a thread of this address space, in user mode or in a guest whose host CR3 it
+ * is) keeps its TLB entries for as long as it keeps that CR3 — a thread switch inside the
+ * address space loads no CR3 — so it is made to leave them (sched_evict_address_space:
+ * it switches to the core's tables, which flushes every user translation, and answers
+ * before this returns). Without that, a thread on another CPU wrote on through the
+ * unmapped va after FRAME_UNMAP returned (caps_smp: smp.unmap_reaches_other_cpu), into a
+ * frame its owner may revoke and retype into kernel objects next. A CPU with other tables
+ * loaded holds none of these entries: user translations are never global (PTE_G is the
+ * core's) and a CR3 load drops the rest. The caller holds the kernel lock.
+ */
 static void flush_va(uint64_t pml4_pa, uint64_t va, bool whole)
 {
+    sched_evict_address_space(pml4_pa);
     if ((read_cr3() & PTE_ADDR_MASK) != pml4_pa)
         return;     /* not loaded here; the next CR3 load flushes */
     if (whole)
