@@ -453,6 +453,12 @@ static void remote_writer(uint64_t arg)
         (*p)++;
 }
 
+/* The writer's counter, read through the root's second mapping of the frame. */
+static uint64_t shootdown_count(void)
+{
+    return *(volatile const uint64_t *)(uintptr_t)SHOOTDOWN_ALIAS_VA;
+}
+
 static void test_smp_unmap_shootdown(const struct hv_bootinfo *bi)
 {
     if (bi->cpu_count < 2)
@@ -470,20 +476,19 @@ static void test_smp_unmap_shootdown(const struct hv_bootinfo *bi)
                                   : merr;
     uint64_t cpu[1] = { 1 };
     uint64_t aerr = serr == HV_OK ? hvu_invoke(w.tcb, HV_INV_TCB_SET_AFFINITY, 1, cpu, NULL) : serr;
-    volatile const uint64_t *seen = (volatile const uint64_t *)(uintptr_t)SHOOTDOWN_ALIAS_VA;
-    uint64_t start = aerr == HV_OK ? *seen : 0;
-    for (uint64_t i = 0; aerr == HV_OK && i < 400000000ull && *seen - start < 1000; i++)
+    uint64_t start = aerr == HV_OK ? shootdown_count() : 0;
+    for (uint64_t i = 0; aerr == HV_OK && i < 400000000ull && shootdown_count() - start < 1000; i++)
         ;
-    hvu_check(aerr == HV_OK && *seen - start >= 1000, "smp.unmap_writer_runs",
+    hvu_check(aerr == HV_OK && shootdown_count() - start >= 1000, "smp.unmap_writer_runs",
               "frame %lu copy %lu map %lu start %lu affinity %lu, counter moved %lu",
-              frame != 0 ? 0ul : 1ul, cerr, merr, serr, aerr, aerr == HV_OK ? *seen - start : 0);
+              frame != 0 ? 0ul : 1ul, cerr, merr, serr, aerr, aerr == HV_OK ? shootdown_count() - start : 0);
     if (aerr != HV_OK)
         return;
     uint64_t uerr = hvu_invoke(frame, HV_INV_FRAME_UNMAP, 0, NULL, NULL);
-    uint64_t after = *seen;
+    uint64_t after = shootdown_count();
     for (volatile unsigned i = 0; i < 3000000; i++)
         ;
-    uint64_t later = *seen;
+    uint64_t later = shootdown_count();
     hvu_check(uerr == HV_OK && later == after, "smp.unmap_reaches_other_cpu",
               "unmap %lu; the thread on CPU 1 wrote on through the unmapped va: %lu -> %lu",
               uerr, after, later);
