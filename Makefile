@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build configure setup run run-bochs test bench check fuzz clean
+.PHONY: all build configure setup run run-bochs test bench check fuzz mixed-vms clean
 
 all: build
 
@@ -35,6 +35,12 @@ check: build
 FUZZ_SECONDS ?= 600
 fuzz: build
 	@$(BUILD)/test/fuzz/fuzz_emulate --seed $${FUZZ_SEED:-$$(date +%s)} --count 18446744073709551615 --seconds $(FUZZ_SECONDS)
+
+# Two Linux VMs, one nested and one shadow, run again and again (a known crash of the
+# emulated machine: test/repeat-mixed-vms, docs/architecture.md "Two Linux VMs").
+MIXED_RUNS ?= 10
+mixed-vms: setup build
+	@test/repeat-mixed-vms $(BUILD) $(MIXED_RUNS) $(MIXED_ARGS)
 
 clean:
 	rm -rf $(BUILD)
