@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "hv/hvrt.h"
+#include "hv/serial_ports.h"
 #include "hv/errors.h"
 #include "hv/ipc_buffer.h"
 #include "hv/objects.h"
@@ -74,15 +75,14 @@ uint64_t hvrt_invoke(uint64_t cptr, uint64_t label, unsigned n, const uint64_t *
  */
 uint64_t hvrt_console_port(void)
 {
-    static const uint16_t bases[] = { HVRT_COM1, 0x2f8, 0x3e8, 0x2e8 };
     static uint64_t found;
     if (found != 0)
         return found;
     found = HVRT_COM1;
-    for (unsigned i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+    for (unsigned i = 0; i < HV_SERIAL_PORTS; i++) {
         uint64_t lsr = 0;
-        if (invoke(HVRT_SLOT_CONSOLE, HV_INV_IOPORT_IN, 2, bases[i] + UART_LSR, 1, 0, &lsr) == HV_OK) {
-            found = bases[i];
+        if (invoke(HVRT_SLOT_CONSOLE, HV_INV_IOPORT_IN, 2, hv_serial_base(i) + UART_LSR, 1, 0, &lsr) == HV_OK) {
+            found = hv_serial_base(i);
             break;
         }
     }

@@ -425,7 +425,7 @@ static const char *check_cap_kind(const struct ctx *c, const Server *s, const Ca
 static const char *check_console(const struct ctx *c, pb_size_t i)
 {
     const Server *s = &c->m->servers[i];
-    if (manifest_serial_base(s->console) == 0) {
+    if (hv_serial_base(s->console) == 0) {
         return fail(c, "server \"%s\": unknown console port %d (SERIAL_COM1..SERIAL_COM4)",
                     s->name, (int)s->console);
     }
@@ -448,15 +448,15 @@ static const char *check_cap_console(const struct ctx *c, const Server *s, const
     }
     for (pb_size_t k = 0; k < c->m->servers_count; k++) {
         const Server *o = &c->m->servers[k];
-        uint32_t base = manifest_serial_base(o->console);
+        uint32_t base = hv_serial_base(o->console);
         if (base != 0 && ranges_overlap(cap->kind.io_ports.base, cap->kind.io_ports.count, base,
-                                        HV_MANIFEST_SERIAL_PORT_COUNT)) {
+                                        HV_SERIAL_PORT_COUNT)) {
             return fail(c,
                         "server \"%s\" slot %u: io ports 0x%x+%u overlap server \"%s\"'s "
                         "console (COM%d, 0x%x+%u)",
                         s->name, (unsigned)cap->slot, (unsigned)cap->kind.io_ports.base,
                         (unsigned)cap->kind.io_ports.count, o->name, (int)o->console + 1,
-                        (unsigned)base, HV_MANIFEST_SERIAL_PORT_COUNT);
+                        (unsigned)base, HV_SERIAL_PORT_COUNT);
         }
     }
     return NULL;

@@ -105,7 +105,7 @@ unsigned audit_server(const hv_manifest_Server *s)
     /* The runtime's fixed slots (libhvrt/include/hv/hvrt.h), filled by init itself. */
     hvu_printf("init: audit %s slot 1 tcb %s rights rwgG badge 0\n", s->name, s->name);
     hvu_printf("init: audit %s slot 2 io_ports 0x%x+%u rights rw-- badge 0 (console COM%d)\n", s->name,
-               (unsigned)manifest_serial_base(s->console), HV_MANIFEST_SERIAL_PORT_COUNT, (int)s->console + 1);
+               (unsigned)hv_serial_base(s->console), HV_SERIAL_PORT_COUNT, (int)s->console + 1);
     hvu_printf("init: audit %s slot 3 notification exit rights -w-- badge 0\n", s->name);
     hvu_printf("init: audit %s slot 4 reply %s rights rwgG badge 0\n", s->name, s->name);
     for (pb_size_t i = 0; i < s->caps_count; i++)

@@ -149,8 +149,8 @@ static uint64_t build(struct server *s)
         return HV_ERR_NOT_ENOUGH_MEMORY;
     uint64_t console = hvu_alloc_slot();
     /* Slot 2, the runtime's console: the manifest's UART (COM1, the appliance console, by default). */
-    uint64_t console_base = manifest_serial_base(m->console);
-    uint64_t ports[5] = { console_base, console_base + HV_MANIFEST_SERIAL_PORT_COUNT - 1, HV_ROOT_CNODE, console, 64 };
+    uint64_t console_base = hv_serial_base(m->console);
+    uint64_t ports[5] = { console_base, console_base + HV_SERIAL_PORT_COUNT - 1, HV_ROOT_CNODE, console, 64 };
     e |= hvu_invoke(HV_ROOT_IOPORT_CONTROL, HV_INV_IOPORT_CONTROL_ISSUE, 5, ports, NULL);
     e |= hvu_give_copy(s->cnode, INIT_SERVER_CNODE_RADIX, INIT_SLOT_TCB, s->tcb, HV_RIGHTS_ALL);
     e |= hvu_give_move(s->cnode, INIT_SERVER_CNODE_RADIX, INIT_SLOT_CONSOLE, console);

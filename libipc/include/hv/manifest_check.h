@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hv/serial_ports.h"
 #include "manifest.pb.h"
 
 /*
@@ -40,16 +41,8 @@
  */
 #define HV_MANIFEST_VM_RAM_MIB_MAX 1024u
 
-/* A server's console UART (Server.console): a 16550's eight registers at a COM base. */
-#define HV_MANIFEST_SERIAL_PORT_COUNT 8u
-#define HV_MANIFEST_SERIAL_PORTS 4u             /* COM1..COM4 */
-
-/* The I/O base of COM1..COM4 (the PC's fixed assignment), or 0 for no such port. */
-static inline uint32_t manifest_serial_base(hv_manifest_SerialPort port)
-{
-    static const uint16_t bases[HV_MANIFEST_SERIAL_PORTS] = { 0x3f8, 0x2f8, 0x3e8, 0x2e8 };
-    return (unsigned)port < HV_MANIFEST_SERIAL_PORTS ? bases[port] : 0;
-}
+/* A server's console UART (Server.console): hv_serial_base(console), HV_SERIAL_PORT_COUNT ports. */
+_Static_assert(_hv_manifest_SerialPort_MAX + 1 == HV_SERIAL_PORTS, "SerialPort names COM1..COM4");
 
 /* A buffer this large holds any message manifest_check() writes. */
 #define HV_MANIFEST_ERR_MAX 192
