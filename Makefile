@@ -36,8 +36,9 @@ FUZZ_SECONDS ?= 600
 fuzz: build
 	@$(BUILD)/test/fuzz/fuzz_emulate --seed $${FUZZ_SEED:-$$(date +%s)} --count 18446744073709551615 --seconds $(FUZZ_SECONDS)
 
-# Two Linux VMs, one nested and one shadow, run again and again (a known crash of the
-# emulated machine: test/repeat-mixed-vms, docs/architecture.md "Two Linux VMs").
+# Two Linux VMs, one nested and one shadow, run again and again (qemu.linux_two_vms_mixed;
+# MIXED_ARGS=--cpu0 runs the QEMU defect's reproducer: test/repeat-mixed-vms,
+# docs/architecture.md "Two Linux VMs").
 MIXED_RUNS ?= 10
 mixed-vms: setup build
 	@test/repeat-mixed-vms $(BUILD) $(MIXED_RUNS) $(MIXED_ARGS)
