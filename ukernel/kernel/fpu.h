@@ -7,6 +7,7 @@
 
 #include "../arch/x86_64/percpu.h"
 #include "../object/tcb.h"
+#include "config.h"
 
 /*
  * Each thread's FXSAVE image (tcb.fpu) carries a version, and each CPU remembers the version
@@ -24,6 +25,8 @@
  * multi-threaded TCG every FXRSTOR also rewrites CPU 0's SVM flags (docs/architecture.md, "Two
  * Linux VMs"), so fewer of them is fewer chances of that race.
  */
+
+_Static_assert(CONFIG_MAX_CPUS < 255, "a CPU's index + 1 fits the version's top byte");
 
 /* A version no image has had: CPU `cpu`'s next. */
 static inline uint64_t fpu_new_version(struct percpu *cpu)
