@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fastpath: the first C code of a system call, and the IPC fast path: call and reply_recv thread to thread. */
 #include "fastpath.h"
+#include "fpu.h"
 
 #include <stddef.h>
 
@@ -244,7 +245,7 @@ __attribute__((noreturn)) static ALWAYS_INLINE void switch_to(struct percpu *cpu
         wrmsr(MSR_FS_BASE, next->ctx.fs_base);
         cpu->fs_base = next->ctx.fs_base;
     }
-    __asm__ volatile("fxrstor64 %0" : : "m"(*(const uint8_t(*)[512])next->fpu));
+    fpu_restore(cpu, next);
     klock_release_to_user();
     if (sysret_restores(&next->ctx))
         return_to_user_sysret(&next->ctx);
@@ -337,7 +338,7 @@ void syscall_dispatch(void)
     struct tcb *t = cpu->current;
     if (unlikely(t == NULL))
         sched_exit_to_user();   /* the thread was destroyed by another CPU meanwhile */
-    __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[512])t->fpu));
+    fpu_save(cpu, t);
     uint64_t nr = t->ctx.rax;
     if (unlikely(t->state != THREAD_RUNNABLE)) {
         /* Suspended from another CPU while it ran here: redo the call when it resumes. */

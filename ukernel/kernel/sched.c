@@ -15,6 +15,7 @@
 #include "budget.h"
 #include "config.h"
 #include "fault.h"
+#include "fpu.h"
 #include "klock.h"
 #include "console.h"
 #include "runqueue.h"
@@ -314,7 +315,7 @@ void sched_exit_to_user(void)
         wrmsr(MSR_FS_BASE, next->ctx.fs_base);
         cpu->fs_base = next->ctx.fs_base;
     }
-    __asm__ volatile("fxrstor64 %0" : : "m"(*(const uint8_t(*)[512])next->fpu));
+    fpu_restore(cpu, next);
     klock_release();
     return_to_user(&next->ctx);
 }

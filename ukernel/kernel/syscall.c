@@ -24,6 +24,7 @@
 #include "../object/vcpu.h"
 #include "../object/vspace.h"
 #include "fault.h"
+#include "fpu.h"
 #include "ipc.h"
 #include "klock.h"
 #include "sched.h"
@@ -46,11 +47,6 @@ void syscall_init_cpu(void)
     /* Every thread's FS base starts at 0; the exits load it and keep percpu.fs_base in step. */
     wrmsr(MSR_FS_BASE, 0);
     this_cpu()->fs_base = 0;
-}
-
-static void fpu_save(struct tcb *t)
-{
-    __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[512])t->fpu));
 }
 
 /* Gathers the message words of an invocation: 4 from registers, the rest from the IPC buffer. */
@@ -280,7 +276,7 @@ void syscall_user_trap(struct trap_frame *f)
             trap_handle_interrupt(f);
         sched_exit_to_user();
     }
-    fpu_save(t);
+    fpu_save(this_cpu(), t);
     struct user_context *c = &t->ctx;
     /* trap_frame and user_context share the register order; copy the GPRs and iret frame. */
     c->r15 = f->r15; c->r14 = f->r14; c->r13 = f->r13; c->r12 = f->r12;

@@ -13,6 +13,7 @@
 #include "../object/vcpu.h"
 #include "assert.h"
 #include "fault.h"
+#include "fpu.h"
 #include "klock.h"
 #include "sched.h"
 #include "vcpu_shadow.h"
@@ -69,7 +70,7 @@ void vcpu_run_current(void)
             vcpu_arch_flush_tlb(&v->arch);
             v->tlb_clean_cpus |= me_bit;
         }
-        __asm__ volatile("fxrstor64 %0" : : "m"(*(const uint8_t(*)[512])t->fpu));
+        fpu_restore(cpu, t);   /* no FXRSTOR when the last exit ended in the core */
         klock_release();
 
         struct vcpu_exit e;
@@ -78,7 +79,7 @@ void vcpu_run_current(void)
          * host area): re-read it so the exit path's cache of MSR_FS_BASE stays true. */
         cpu->fs_base = rdmsr(MSR_FS_BASE);
 
-        __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[512])t->fpu));
+        fpu_save(cpu, t);
         /* The interrupt that ended the run (or one that came meanwhile) is taken here. */
         irq_enable();
         __asm__ volatile("nop" ::: "memory");

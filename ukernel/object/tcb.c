@@ -8,6 +8,7 @@
 #include "../arch/x86_64/percpu.h"
 #include "../include/hv/ipc_buffer.h"
 #include "../kernel/config.h"
+#include "../kernel/fpu.h"
 #include "../kernel/ipc.h"
 #include "../kernel/kmem.h"
 #include "../kernel/sched.h"
@@ -41,6 +42,7 @@ void tcb_init(struct tcb *t)
     uint32_t mxcsr = FPU_DEFAULT_MXCSR;
     memcpy(&t->fpu[TCB_FXSAVE_FCW], &fcw, sizeof(fcw));
     memcpy(&t->fpu[TCB_FXSAVE_MXCSR], &mxcsr, sizeof(mxcsr));
+    fpu_image_changed(t);   /* a version no CPU holds: a TCB where a deleted one was starts clean */
 }
 
 struct hv_ipc_buffer *tcb_ipc_buffer(const struct tcb *t)

@@ -88,7 +88,9 @@ struct tcb {
     struct cte slots[TCB_SLOT_COUNT];
     struct vcpu *vcpu;          /* bound vCPU: the thread runs that guest instead of user code */
 
-    /* x87/SSE state (FXSAVE image): saved on every entry, restored on every exit. */
+    /* x87/SSE state (FXSAVE image): saved on every entry, restored on an exit to this thread
+     * unless the CPU still holds this version of it (kernel/fpu.h). */
+    uint64_t fpu_version;
     uint8_t fpu[TCB_FXSAVE_BYTES] __attribute__((aligned(16)));
 };
 

@@ -8,6 +8,7 @@
 #include "../include/hv/ipc_buffer.h"
 #include "../include/hv/objects.h"
 #include "../kernel/assert.h"
+#include "../kernel/fpu.h"
 #include "../kernel/kmem.h"
 #include "../kernel/sched.h"
 #include "../kernel/vcpu_shadow.h"
@@ -361,6 +362,7 @@ static void write_vec(struct vcpu *v, const struct hv_vcpu_vec *s)
     kassert((mxcsr & ~mxcsr_mask(t)) == 0);
     memcpy(&t->fpu[TCB_FXSAVE_MXCSR], &mxcsr, sizeof(mxcsr));
     memcpy(&t->fpu[TCB_FXSAVE_XMM], s->xmm, sizeof(s->xmm));
+    fpu_image_changed(t);   /* the CPU it ran on may still hold the old registers */
 }
 
 /* Wakes the CPU running the vCPU's thread so it leaves the guest and sees the request. */

@@ -52,6 +52,8 @@ struct percpu {
     struct tcb *volatile evict_request;   /* another CPU needs `current` off this CPU */
     uint64_t loaded_cr3;                  /* address space of `current` (0 in the idle loop) */
     uint64_t fs_base;                     /* what MSR_FS_BASE holds (only the exits write it) */
+    uint64_t fpu_version;                 /* the FXSAVE image the x87/SSE registers hold (kernel/fpu.h) */
+    uint64_t fpu_versions_made;           /* this CPU's count of image versions it handed out */
     struct percpu_mailbox mailbox;
 };
 _Static_assert(offsetof(struct percpu, self) == PERCPU_SELF, "%gs:0 is the self pointer");
