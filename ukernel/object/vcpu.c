@@ -307,9 +307,9 @@ static enum hv_error read_counters(const struct vcpu *v, struct hv_msg *reply_ou
 }
 
 /*
- * The guest's SSE state is in its thread's FXSAVE area: vcpu_run fxrstor64s it before
- * each entry and fxsave64s it after, so with the thread stopped and quiesced the area is
- * the guest's. Invariant: the MXCSR there never has a bit outside the mask (FXRSTOR
+ * The guest's SSE state is in its thread's FXSAVE area: vcpu_run fxsave64s it after each
+ * exit (and restores it before an entry unless the CPU still holds it, kernel/fpu.h), so
+ * with the thread stopped and quiesced the area is the guest's. Invariant: the MXCSR there never has a bit outside the mask (FXRSTOR
  * would #GP in the core), which decode_vec keeps.
  */
 static uint32_t mxcsr_mask(const struct tcb *t)
